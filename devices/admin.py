@@ -1,0 +1,132 @@
+"""Django admin for the device integration settings and the inventory (sources, multiviewers).
+
+Secrets (NEXX API key, JWT password) are write-only: the form never renders them back; it shows
+whether one is set, keeps it when the field is left empty, and clears it only when asked.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
+
+SECRET_FIELDS = ("api_key", "jwt_password")
+
+
+def secret_status(value: str) -> str:
+    return "set" if value else "not set"
+
+
+class SingletonAdmin(admin.ModelAdmin):
+    """One row only: the list view goes straight to it, and it cannot be added twice or
+    deleted."""
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not self.model.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            return super().changelist_view(request, extra_context)
+        obj = self.model.load()
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        )
+
+
+@admin.register(QuartzSettings)
+class QuartzSettingsAdmin(SingletonAdmin):
+    fieldsets = [
+        ("Router", {"fields": ["host", "port", "connection_style"]}),
+        ("Size", {"fields": ["source_count", "output_count"]}),
+        ("Timing and protection", {"fields": ["connect_timeout", "read_timeout",
+                                              "commands_per_second", "max_outstanding"]}),
+    ]
+
+
+class NexxSettingsForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave empty to keep the current key.",
+    )
+    jwt_password = forms.CharField(
+        required=False, strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave empty to keep the current password.",
+    )
+    clear_api_key = forms.BooleanField(required=False, label="Remove the stored API key")
+    clear_jwt_password = forms.BooleanField(required=False, label="Remove the stored password")
+
+    class Meta:
+        model = NexxSettings
+        fields = ["base_url", "auth_mode", "api_key", "jwt_username", "jwt_password",
+                  "verify_tls", "requests_per_second", "timeout"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Keep the stored secrets out of the rendered form entirely.
+        self._stored = {f: getattr(self.instance, f, "") for f in SECRET_FIELDS}
+        for field in SECRET_FIELDS:
+            self.initial[field] = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        for field in SECRET_FIELDS:
+            if cleaned.get(f"clear_{field}"):
+                cleaned[field] = ""
+            elif not cleaned.get(field):
+                cleaned[field] = self._stored[field]
+        return cleaned
+
+    def _post_clean(self):
+        # Model.clean() (which checks a key is present for the auth mode) must see the kept secret.
+        for field in SECRET_FIELDS:
+            if field in self.cleaned_data:
+                setattr(self.instance, field, self.cleaned_data[field])
+        super()._post_clean()
+
+
+@admin.register(NexxSettings)
+class NexxSettingsAdmin(SingletonAdmin):
+    form = NexxSettingsForm
+    readonly_fields = ["api_key_status", "jwt_password_status"]
+    fieldsets = [
+        ("Frame", {"fields": ["base_url", "verify_tls", "timeout", "requests_per_second"]}),
+        ("Authentication", {"fields": ["auth_mode", "api_key_status", "api_key", "clear_api_key",
+                                       "jwt_username", "jwt_password_status", "jwt_password",
+                                       "clear_jwt_password"]}),
+    ]
+
+    @admin.display(description="API key")
+    def api_key_status(self, obj: NexxSettings) -> str:
+        return secret_status(obj.api_key)
+
+    @admin.display(description="JWT password")
+    def jwt_password_status(self, obj: NexxSettings) -> str:
+        return secret_status(obj.jwt_password)
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["quartz_input", "label"]
+    search_fields = ["label", "quartz_input"]
+    ordering = ["quartz_input"]
+
+
+@admin.register(Multiviewer)
+class MultiviewerAdmin(admin.ModelAdmin):
+    list_display = ["number", "label", "nexx_index", "enabled", "quartz_output_base"]
+    list_filter = ["enabled"]
+    search_fields = ["label"]
+    ordering = ["nexx_index"]
+
+    @admin.display(description="Multiviewer", ordering="nexx_index")
+    def number(self, obj: Multiviewer) -> str:
+        return f"MV {obj.number}"

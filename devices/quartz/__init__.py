@@ -1,0 +1,1 @@
+"""Evertz Quartz router: codec (sans-IO), socket client, QuartzService and an emulator."""

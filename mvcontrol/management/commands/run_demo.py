@@ -1,0 +1,94 @@
+"""Serve the demo: both device emulators, the background workers and the web server, in one go.
+
+`make run` calls this. The Quartz and NEXX emulators run inside this process; the integration
+settings are pointed at them; the django-q2 cluster and the live routing listener run as child
+processes; the web server runs in the foreground until Ctrl-C, which stops everything.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand
+
+from devices.models import NexxAuthMode, NexxSettings, QuartzSettings
+
+DEMO_API_KEY = "demo-api-key"  # noqa: S105 - the emulator's key, for the local demo only
+
+
+class Command(BaseCommand):
+    help = "Serve the local demo: device emulators, background workers and the web server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--quartz-port", type=int, default=16543)
+        parser.add_argument("--nexx-port", type=int, default=18080)
+        parser.add_argument("--no-emulators", action="store_true",
+                            help="Use the configured devices instead of the emulators.")
+
+    def handle(self, *args, host: str, port: int, quartz_port: int, nexx_port: int,
+               no_emulators: bool, **options):
+        emulators = [] if no_emulators else self._start_emulators(quartz_port, nexx_port)
+        children = self._start_workers()
+        url = f"http://{host}:{port}/"
+        self.stdout.write(self.style.SUCCESS(f"\nmvcontrol demo: open {url}"))
+        self.stdout.write(f"  Django admin: {url}admin/   API docs: {url}api/docs")
+        from accounts.models import User
+
+        if not User.objects.exists():
+            self.stdout.write(
+                "  No user yet: create the first admin on the page, or with\n"
+                "  .venv/bin/python manage.py create_first_admin --login admin"
+            )
+        self.stdout.write("  Ctrl-C stops the demo.\n")
+        try:
+            call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True,
+                         skip_checks=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + 10
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            for emulator in emulators:
+                emulator.stop()
+
+    def _start_emulators(self, quartz_port: int, nexx_port: int) -> list:
+        from devices.nexx.emulator import NexxEmulator
+        from devices.quartz.emulator import QuartzEmulator
+
+        quartz = QuartzEmulator(host="127.0.0.1", port=quartz_port, sources=128, outputs=512,
+                                style="persistent").start()
+        nexx = NexxEmulator(host="127.0.0.1", port=nexx_port, multiviewers=24, auth="api-key",
+                            api_key=DEMO_API_KEY).start()
+        q = QuartzSettings.load()
+        q.host, q.port, q.source_count, q.output_count = "127.0.0.1", quartz.port, 128, 512
+        q.save()
+        n = NexxSettings.load()
+        n.base_url, n.auth_mode, n.api_key = nexx.base_url, NexxAuthMode.API_KEY, DEMO_API_KEY
+        n.save()
+        self.stdout.write(f"Quartz router emulator on 127.0.0.1:{quartz.port} (128 × 512)")
+        self.stdout.write(f"NEXX frame emulator at {nexx.base_url} (24 multiviewers)")
+        return [nexx, quartz]
+
+    def _start_workers(self) -> list[subprocess.Popen]:
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        available = get_commands()
+        children = []
+        for name in ("qcluster", "quartz_listen"):
+            if name in available:
+                children.append(subprocess.Popen([sys.executable, manage, name]))
+        return children

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mvcontrol import health
+
+admin.site.site_header = "mvcontrol administration"
+admin.site.site_title = "mvcontrol admin"
+admin.site.index_title = "Users, devices and state"
+
+handler404 = "mvcontrol.api_errors.json_404"
+handler500 = "mvcontrol.api_errors.json_500"
+
+api_patterns = [
+    path("", include("accounts.api.urls")),
+    path("", include("devices.api.urls")),
+    path("", include("state.api.urls")),
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]

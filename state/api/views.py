@@ -1,0 +1,39 @@
+"""Refresh endpoints: start a manual refresh, and follow it (the control page polls the status)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from state.api.serializers import RefreshStartedSerializer, RefreshStatusSerializer
+from state.services import StateService
+
+
+class RefreshView(APIView):
+    """Refresh the cached state from the NEXX frame and the Quartz router.
+
+    Runs in the background; at most one refresh runs at a time: while one runs, this joins it
+    and answers its id. Each user may ask once per REFRESH_RATE (default 1 per 60 s)."""
+
+    @extend_schema(
+        operation_id="refresh_start", request=None,
+        responses={202: RefreshStartedSerializer,
+                   429: OpenApiResponse(description="Too many refreshes; see Retry-After")},
+    )
+    def post(self, request: Request) -> Response:
+        ticket = StateService.request_refresh(user=request.user)
+        body = {"id": ticket.run.pk, "joined": ticket.joined, "status": ticket.run.status,
+                "started_at": ticket.run.started_at}
+        return Response(RefreshStartedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RefreshStatusView(APIView):
+    """The latest refresh run (status, times, trigger, who, counts, errors) and, while it runs,
+    its progress: parts stored, parameters read of planned, estimated seconds left."""
+
+    @extend_schema(operation_id="refresh_status", responses=RefreshStatusSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(RefreshStatusSerializer(StateService.refresh_status()).data)

@@ -1,0 +1,31 @@
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+
+pytest_plugins = [
+    "tests.fixtures.accounts",
+    "tests.fixtures.quartz",
+    "tests.fixtures.nexx",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    with override_settings(PASSWORD_HASHERS=["tests.support.FastArgon2PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache: no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_connection():
+    yield
+    from devices.throttle import reset_shared_schedule
+
+    reset_shared_schedule()
