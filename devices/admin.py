@@ -130,3 +130,8 @@ class MultiviewerAdmin(admin.ModelAdmin):
     @admin.display(description="Multiviewer", ordering="nexx_index")
     def number(self, obj: Multiviewer) -> str:
         return f"MV {obj.number}"
+
+
+# The catalog admin (enum labels, layout geometry) lives in its own module; registering it here
+# keeps Django's admin autodiscovery (which imports devices.admin only) finding it.
+import devices.admin_catalog  # noqa: E402, F401

@@ -156,6 +156,18 @@ def _shared_schedule() -> _PostgresSchedule | _RedisSchedule:
         return _schedule
 
 
+def close_thread_connection() -> None:
+    """Close the database connection the calling thread used for reservations, if any.
+
+    Short-lived threads (a refresh run's device readers) call this on their way out; otherwise
+    each one would leave an idle connection behind until the process ends.
+    """
+    with _schedule_lock:
+        schedule = _schedule
+    if isinstance(schedule, _PostgresSchedule):
+        schedule.close()
+
+
 def reset_shared_schedule() -> None:
     """Forget the per-process connection (tests switching databases, forked workers)."""
     global _schedule

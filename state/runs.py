@@ -68,7 +68,7 @@ class Scope:
 
 def queue_timeout() -> float:
     """Seconds a run may wait for a background worker before it counts as never started."""
-    return float(getattr(settings, "REFRESH_QUEUE_TIMEOUT", 300))
+    return float(settings.REFRESH_QUEUE_TIMEOUT)
 
 
 def start_refresh(*, trigger: str, user=None, scope: Scope | None = None

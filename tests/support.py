@@ -22,16 +22,23 @@ class FastArgon2PasswordHasher(Argon2PasswordHasher):
 
 
 def database_url() -> str:
-    """DATABASE_URL of the database the current test uses (the test database)."""
+    """DATABASE_URL of the database the current test uses (the test database), in the form
+    django-environ reads back — including a unix socket directory as host, which is how the
+    embedded PostgreSQL listens."""
     from django.db import connection
 
     sd = connection.settings_dict
-    user = quote(sd.get("USER") or "", safe="")
-    password = quote(sd.get("PASSWORD") or "", safe="")
-    host = quote(sd.get("HOST") or "", safe="")
-    port = sd.get("PORT") or ""
-    auth = f"{user}:{password}@" if user else ""
-    return f"postgres://{auth}{host}{':' + str(port) if port else ''}/{sd['NAME']}"
+    host = sd.get("HOST") or ""
+    port = f":{sd['PORT']}" if sd.get("PORT") else ""
+    auth = quote(sd.get("USER") or "", safe="")
+    if sd.get("PASSWORD"):
+        auth += ":" + quote(sd["PASSWORD"], safe="")
+    if host.startswith("/"):
+        # postgres://user@:port//socket/dir/NAME: django-environ takes a path-like host as-is.
+        return f"postgres://{auth}@{port}/{host}/{sd['NAME']}"
+    if auth:
+        auth += "@"
+    return f"postgres://{auth}{quote(host, safe='')}{port}/{sd['NAME']}"
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -554,6 +554,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     frame: NexxEmulator
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's pool expects
+    # Headers and body go out in separate writes; with Nagle on, the client's delayed ACK stalls
+    # every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "NEXX-emulator/1"
     timeout = 60  # an idle keep-alive connection is closed after a minute
 

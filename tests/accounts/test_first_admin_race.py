@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import time
-from urllib.parse import quote
 
 import pytest
 from django.db import connection, transaction
@@ -32,18 +31,6 @@ print(json.dumps({"status": response.status_code, "body": response.json()}))
 """
 
 
-def child_env() -> dict[str, str]:
-    """subprocess_env(), with the database URL in the form django-environ reads back when the
-    server listens on a unix socket directory (the embedded PostgreSQL does)."""
-    env = subprocess_env()
-    sd = connection.settings_dict
-    if (sd.get("HOST") or "").startswith("/"):
-        auth = quote(sd.get("USER") or "", safe="")
-        if sd.get("PASSWORD"):
-            auth += ":" + quote(sd["PASSWORD"], safe="")
-        port = f":{sd['PORT']}" if sd.get("PORT") else ""
-        env["DATABASE_URL"] = f"postgres://{auth}@{port}/{sd['HOST']}/{sd['NAME']}"
-    return env
 
 
 def waiting_on_user_table() -> int:
@@ -64,7 +51,7 @@ def test_two_concurrent_setups_make_exactly_one_admin():
                 cursor.execute(f"LOCK TABLE {User._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
             for login in ("first", "second"):
                 children.append(subprocess.Popen(
-                    [sys.executable, "-c", CHILD, login], cwd=BASE_DIR, env=child_env(),
+                    [sys.executable, "-c", CHILD, login], cwd=BASE_DIR, env=subprocess_env(),
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                 ))
             deadline = time.monotonic() + 120

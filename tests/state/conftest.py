@@ -82,21 +82,3 @@ def devices(transactional_db, make_devices) -> Devices:
     return make_devices()
 
 
-def child_env() -> dict[str, str]:
-    """subprocess_env(), with the database URL in the form django-environ reads back when the
-    server listens on a unix socket directory (the embedded PostgreSQL does)."""
-    from urllib.parse import quote
-
-    from django.db import connection
-
-    from tests.support import subprocess_env
-
-    env = subprocess_env()
-    sd = connection.settings_dict
-    if (sd.get("HOST") or "").startswith("/"):
-        auth = quote(sd.get("USER") or "", safe="")
-        if sd.get("PASSWORD"):
-            auth += ":" + quote(sd["PASSWORD"], safe="")
-        port = f":{sd['PORT']}" if sd.get("PORT") else ""
-        env["DATABASE_URL"] = f"postgres://{auth}@{port}/{sd['HOST']}/{sd['NAME']}"
-    return env

@@ -12,8 +12,7 @@ from django.core.management import CommandError, call_command
 from devices.models import Source
 from state.management.commands.refresh import ProgressBar
 from state.models import MultiviewerState, RefreshRun, RoutingState
-from tests.state.conftest import child_env
-from tests.support import BASE_DIR
+from tests.support import BASE_DIR, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,7 +83,7 @@ def test_bad_options_are_refused(db):
 def test_the_exit_code_says_failed(transactional_db):
     # Neither device configured: nothing can be read.
     result = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "refresh"],
-                            cwd=BASE_DIR, env=child_env(), capture_output=True, text=True,
+                            cwd=BASE_DIR, env=subprocess_env(), capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "failed" in result.stdout

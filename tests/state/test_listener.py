@@ -15,8 +15,8 @@ from devices.models import Multiviewer, QuartzSettings
 from state.listener import RouteListener
 from state.models import RoutingState
 from state.services import StateService
-from tests.state.conftest import child_env, point_quartz_at
-from tests.support import BASE_DIR
+from tests.state.conftest import point_quartz_at
+from tests.support import BASE_DIR, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,7 +116,7 @@ def test_follows_changed_router_settings(transactional_db, make_devices):
 
 def test_quartz_listen_stops_cleanly_on_sigterm(devices):
     process = subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), "quartz_listen"],
-                               cwd=BASE_DIR, env=child_env(), stdout=subprocess.PIPE,
+                               cwd=BASE_DIR, env=subprocess_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         eventually(lambda: devices.quartz.stats()["open_connections"] > 0,

@@ -17,8 +17,7 @@ from state import runs
 from state.models import RefreshRun
 from state.refresh import execute_run
 from state.runs import EXECUTOR_LOCK, LOCK_CLASS, start_refresh
-from tests.state.conftest import child_env
-from tests.support import BASE_DIR
+from tests.support import BASE_DIR, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +26,7 @@ def test_two_commands_at_once_in_two_processes_share_one_run(make_devices, trans
     # Slow enough replies that the first run is still going when the second process asks.
     make_devices(nexx_options={"latency_ms": 60})
     command = [sys.executable, str(BASE_DIR / "manage.py"), "refresh"]
-    env = child_env()
+    env = subprocess_env()
     first = subprocess.Popen(command, env=env, cwd=BASE_DIR, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, env=env, cwd=BASE_DIR, stdout=subprocess.PIPE,

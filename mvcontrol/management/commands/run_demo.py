@@ -36,7 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, quartz_port: int, nexx_port: int,
                no_emulators: bool, **options):
         emulators = [] if no_emulators else self._start_emulators(quartz_port, nexx_port)
-        children = self._start_workers()
+        children = self._start_workers(initial_refresh=not no_emulators)
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nmvcontrol demo: open {url}"))
         self.stdout.write(f"  Django admin: {url}admin/   API docs: {url}api/docs")
@@ -84,11 +84,17 @@ class Command(BaseCommand):
         self.stdout.write(f"NEXX frame emulator at {nexx.base_url} (24 multiviewers)")
         return [nexx, quartz]
 
-    def _start_workers(self) -> list[subprocess.Popen]:
+    def _start_workers(self, *, initial_refresh: bool) -> list[subprocess.Popen]:
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         available = get_commands()
         children = []
         for name in ("qcluster", "quartz_listen"):
             if name in available:
                 children.append(subprocess.Popen([sys.executable, manage, name]))
+        if initial_refresh:
+            # The emulators start with fresh state: read it once so the control page has a
+            # snapshot to show. A refresh already running (another demo) is followed, not doubled.
+            self.stdout.write("Reading the emulators' state in the background (manage.py refresh)")
+            refresh = [sys.executable, manage, "refresh", "--verbosity", "0"]
+            children.append(subprocess.Popen(refresh, stdout=subprocess.DEVNULL))
         return children

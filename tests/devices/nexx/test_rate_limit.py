@@ -2,10 +2,8 @@
 
 import subprocess
 import sys
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from tests.fixtures.nexx import point_settings_at
 from tests.support import BASE_DIR, subprocess_env
@@ -24,18 +22,6 @@ for _ in range(int(sys.argv[1])):
 print(service.requests_sent)
 """
 
-def child_env() -> dict[str, str]:
-    """subprocess_env(), with the database URL in the form django-environ reads back when the
-    server listens on a unix socket directory (the embedded PostgreSQL does)."""
-    env = subprocess_env()
-    sd = connection.settings_dict
-    if (sd.get("HOST") or "").startswith("/"):
-        auth = quote(sd.get("USER") or "", safe="")
-        if sd.get("PASSWORD"):
-            auth += ":" + quote(sd["PASSWORD"], safe="")
-        port = f":{sd['PORT']}" if sd.get("PORT") else ""
-        env["DATABASE_URL"] = f"postgres://{auth}@{port}/{sd['HOST']}/{sd['NAME']}"
-    return env
 
 
 LIMIT = 4
@@ -49,7 +35,7 @@ def test_the_frame_never_sees_more_than_the_limit(make_nexx_emulator):
     point_settings_at(frame, requests_per_second=LIMIT, timeout=10)
     children = [
         subprocess.Popen([sys.executable, "-c", CHILD, str(READS)], cwd=BASE_DIR,
-                         env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
         for _ in range(PROCESSES)
     ]
