@@ -22,6 +22,10 @@ from devices.models import NexxAuthMode, NexxSettings, QuartzSettings
 DEMO_API_KEY = "demo-api-key"  # noqa: S105 - the emulator's key, for the local demo only
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Serve the local demo: device emulators, background workers and the web server."
 
@@ -35,6 +39,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, quartz_port: int, nexx_port: int,
                no_emulators: bool, **options):
+        # A supervisor or `timeout` stops us with SIGTERM: shut the children down as for Ctrl-C
+        # instead of leaving the workers running without their parent.
+        signal.signal(signal.SIGTERM, _interrupt)
         emulators = [] if no_emulators else self._start_emulators(quartz_port, nexx_port)
         children = self._start_workers(initial_refresh=not no_emulators)
         url = f"http://{host}:{port}/"
