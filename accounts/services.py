@@ -138,13 +138,19 @@ class AuthService:
         return user
 
     @staticmethod
-    def login(*, request: HttpRequest, login: str, password: str) -> User:
-        """Count the attempt (per client IP and per login, LOGIN_RATE each), check the
-        credentials and start a new session (new session key, new CSRF token)."""
+    def check_login(*, request: HttpRequest, login: str, password: str) -> User:
+        """Count the attempt (per client IP and per login, LOGIN_RATE each; RateLimited when
+        over) and check the credentials, without starting a session. The API login and the
+        Django admin login both come through here, so they share one budget."""
         _count_login_attempt(request, group="auth.login.ip", key="ip")
         _count_login_attempt(request, group="auth.login.login",
                              key=lambda _group, _request: login.casefold())
-        user = AuthService.authenticate(login=login, password=password)
+        return AuthService.authenticate(login=login, password=password)
+
+    @staticmethod
+    def login(*, request: HttpRequest, login: str, password: str) -> User:
+        """`check_login`, then start a new session (new session key, new CSRF token)."""
+        user = AuthService.check_login(request=request, login=login, password=password)
         auth.login(request, user, backend=_MODEL_BACKEND)
         return user
 
@@ -264,10 +270,13 @@ class UserService:
 
     @staticmethod
     def update_user(*, user: User, role: str | None = None, is_active: bool | None = None,
-                    reset_password: bool = False) -> UserChange:
+                    reset_password: bool = False,
+                    keep_session_key: str | None = None) -> UserChange:
         """Change role and/or active flag, and optionally reset the password, in one
         transaction. The last active admin stays an active admin. Deactivating or resetting
-        ends the user's sessions."""
+        ends the user's sessions, except `keep_session_key` while the user stays active: an
+        admin resetting their own password carries on in the session they did it from (the
+        caller rotates it) and must change the password before anything else."""
         if role is not None and role not in Role.values:
             raise _fields_error({"role": [f"Choose one of: {', '.join(Role.values)}."]})
         with transaction.atomic():
@@ -289,14 +298,17 @@ class UserService:
             fresh.save()
             sessions_ended = deactivated or reset_password
             if sessions_ended:
-                UserService.end_sessions(user=fresh)
+                UserService.end_sessions(
+                    user=fresh, keep_session_key=keep_session_key if fresh.is_active else None)
         return UserChange(fresh, temporary, sessions_ended)
 
     @staticmethod
-    def reset_password(*, user: User) -> str:
+    def reset_password(*, user: User, keep_session_key: str | None = None) -> str:
         """Give the user a new temporary password (returned once, never stored in clear), force a
-        change at next login and end the user's sessions."""
-        change = UserService.update_user(user=user, reset_password=True)
+        change at next login and end the user's sessions (but `keep_session_key`, see
+        update_user)."""
+        change = UserService.update_user(user=user, reset_password=True,
+                                         keep_session_key=keep_session_key)
         user.refresh_from_db()
         return change.temporary_password
 
@@ -371,7 +383,12 @@ def _describe_multiviewer(mv: Multiviewer | int) -> str:
 class AccessService:
     """The one place that answers "may this user see / change this source, multiviewer, router
     output". Admins may use everything; a user only what was granted; anyone else nothing.
-    Sources and multiviewers may be given as objects or primary keys."""
+    Sources and multiviewers may be given as objects or primary keys.
+
+    A multiviewer switched off on the frame (Multiviewer.enabled false, followed by every
+    refresh) is not offered to users even when granted: it shows nothing, and its window
+    outputs feed no screen. The grant stays, so access comes back when it is switched on again.
+    Admins still see and use it (its snapshot says "enabled": false)."""
 
     @staticmethod
     def is_admin(user: AnyUser) -> bool:
@@ -390,7 +407,7 @@ class AccessService:
         if _is_admin(user):
             return Multiviewer.objects.all()
         if _active(user):
-            return Multiviewer.objects.filter(granted_users=user)
+            return Multiviewer.objects.filter(granted_users=user, enabled=True)
         return Multiviewer.objects.none()
 
     @staticmethod
@@ -403,16 +420,16 @@ class AccessService:
     def can_use_multiviewer(user: AnyUser, mv: Multiviewer | int) -> bool:
         if _is_admin(user):
             return True
-        return _active(user) and user.multiviewers.filter(pk=_pk(mv)).exists()
+        return _active(user) and user.multiviewers.filter(pk=_pk(mv), enabled=True).exists()
 
     @staticmethod
     def can_use_output(user: AnyUser, output: int) -> bool:
-        """A router output is usable when it feeds a window of a granted multiviewer
-        (quartz_output_base .. quartz_output_base + 15)."""
+        """A router output is usable when it feeds a window of a granted multiviewer that is
+        switched on (quartz_output_base .. quartz_output_base + 15)."""
         if _is_admin(user):
             return True
         return _active(user) and user.multiviewers.filter(
-            quartz_output_base__lte=output,
+            enabled=True, quartz_output_base__lte=output,
             quartz_output_base__gt=output - WINDOWS_PER_MULTIVIEWER,
         ).exists()
 
@@ -423,8 +440,13 @@ class AccessService:
 
     @staticmethod
     def require_multiviewer(user: AnyUser, mv: Multiviewer | int) -> None:
-        if not AccessService.can_use_multiviewer(user, mv):
-            raise Forbidden(f"You have no access to {_describe_multiviewer(mv)}.")
+        if AccessService.can_use_multiviewer(user, mv):
+            return
+        if _active(user) and user.multiviewers.filter(pk=_pk(mv), enabled=False).exists():
+            described = _describe_multiviewer(mv)
+            raise Forbidden(f"{described[0].upper()}{described[1:]} is switched off on the NEXX "
+                            "frame.", code="multiviewer_disabled")
+        raise Forbidden(f"You have no access to {_describe_multiviewer(mv)}.")
 
     @staticmethod
     def require_output(user: AnyUser, output: int) -> None:

@@ -26,7 +26,9 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvcontrol.settings")
-os.environ["TEST_DB_SUFFIX"] = "bench"  # the scratch database's name: test_<db>_bench
+# The scratch database: test_<db>_bench, or test_<db>_bench_<suffix> when TEST_DB_SUFFIX is set
+# (parallel benches and test runs on one server do not collide).
+os.environ["TEST_DB_SUFFIX"] = "_".join(filter(None, ["bench", os.environ.get("TEST_DB_SUFFIX")]))
 
 SOURCES = 128
 

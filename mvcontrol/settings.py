@@ -69,10 +69,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "mvcontrol.middleware.SessionMiddleware",  # a 503 stays a 503 with the database down
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AdminPasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -177,6 +178,10 @@ else:
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 RATELIMIT_USE_CACHE = "default"
+# Login limits count per client address. Behind a reverse proxy every request comes from the
+# proxy: name the header it sets (X-Forwarded-For, X-Real-IP) so each client counts on its own.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 
 # --- Internationalisation -----------------------------------------------------------------------
@@ -224,6 +229,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multiviewer and router control.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"ApplyOutcomeEnum": "presets.api.serializers.OUTCOMES"},
 }
 
 # --- Control rules (later issues read these) ----------------------------------------------------

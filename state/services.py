@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from devices.models import Multiviewer
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
-from mvcontrol.errors import DomainError
+from mvcontrol.errors import DomainError, NotFound
 from mvcontrol.ratelimits import enforce
 from state import runs
 from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
@@ -99,7 +99,17 @@ class StateService:
     @staticmethod
     def request_refresh(*, user, scope: Scope | None = None) -> RefreshTicket:
         """A manual refresh from the API: at most REFRESH_RATE per user (RateLimited), then the
-        run in progress is joined or a new one is handed to a django-q2 worker."""
+        run in progress is joined or a new one is handed to a django-q2 worker. A scope naming
+        one multiviewer needs access to it (NotFound / Forbidden, checked before the limit
+        counts)."""
+        if scope is not None and scope.multiviewer is not None:
+            from accounts.services import AccessService
+
+            mv = Multiviewer.objects.filter(nexx_index=scope.nexx_index).first()
+            if mv is None:
+                raise NotFound(f"There is no multiviewer {scope.multiviewer} yet; a full "
+                               "refresh discovers the multiviewers the frame has.")
+            AccessService.require_multiviewer(user, mv)
         enforce(group="state.refresh", key=f"user:{user.pk}", rate=settings.REFRESH_RATE,
                 what="refreshes")
         run, joined = runs.start_refresh(trigger=RefreshRun.Trigger.MANUAL, user=user,

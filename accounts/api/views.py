@@ -5,6 +5,7 @@ Thin views: serializers check shapes, accounts.services decides, mvcontrol.api_e
 
 from __future__ import annotations
 
+from django.contrib import auth
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -168,12 +169,20 @@ class UserView(AccountsView):
     def patch(self, request: Request, user_id: int) -> Response:
         user = UserService.get_user(user_id=user_id)
         data = _valid(UserUpdateSerializer, request.data)
-        change = UserService.update_user(user=user, role=data.get("role"),
-                                         is_active=data.get("is_active"),
-                                         reset_password=data["reset_password"])
-        if change.sessions_ended and change.user.pk == request.user.pk:
-            # This very session is gone: drop it here too, or saving it would fail the request.
-            AuthService.logout(request=request._request)
+        own = user.pk == request.user.pk
+        change = UserService.update_user(
+            user=user, role=data.get("role"), is_active=data.get("is_active"),
+            reset_password=data["reset_password"],
+            keep_session_key=request.session.session_key if own else None,
+        )
+        if own and change.sessions_ended:
+            if change.user.is_active:
+                # Own password reset: carry on in this session (new key, new password hash);
+                # the must-change gate now asks for a new password before anything else.
+                auth.update_session_auth_hash(request._request, change.user)
+            else:
+                # This very session is gone: drop it here too, or saving it would fail.
+                AuthService.logout(request=request._request)
         return Response(_with_password(change.user, change.temporary_password))
 
     @extend_schema(operation_id="users_delete", responses={204: None})

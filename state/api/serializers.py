@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from devices.nexx.catalog import MAX_MULTIVIEWERS
+
 
 class DeviceProgressSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="waiting, reading, done, failed or skipped")
@@ -50,3 +52,19 @@ class RefreshStartedSerializer(serializers.Serializer):
         help_text="True when a refresh was already running: this request joined it")
     status = serializers.CharField()
     started_at = serializers.DateTimeField()
+
+
+class RefreshScopeSerializer(serializers.Serializer):
+    """The optional body of POST /api/refresh; an empty body refreshes everything."""
+
+    nexx = serializers.BooleanField(default=True, help_text="Read the NEXX frame")
+    quartz = serializers.BooleanField(default=True, help_text="Read the Quartz router")
+    multiviewer = serializers.IntegerField(
+        min_value=1, max_value=MAX_MULTIVIEWERS, allow_null=True, default=None,
+        help_text="Only this multiviewer (1-based number) and the routes of its windows")
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs["nexx"] and not attrs["quartz"]:
+            raise serializers.ValidationError({"nexx": ["Read at least one device: nexx or "
+                                                        "quartz must be true."]})
+        return attrs

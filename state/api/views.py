@@ -8,7 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from state.api.serializers import RefreshStartedSerializer, RefreshStatusSerializer
+from state.api.serializers import (
+    RefreshScopeSerializer,
+    RefreshStartedSerializer,
+    RefreshStatusSerializer,
+)
+from state.runs import Scope
 from state.services import StateService
 
 
@@ -16,15 +21,26 @@ class RefreshView(APIView):
     """Refresh the cached state from the NEXX frame and the Quartz router.
 
     Runs in the background; at most one refresh runs at a time: while one runs, this joins it
-    and answers its id. Each user may ask once per REFRESH_RATE (default 1 per 60 s)."""
+    (whatever its scope) and answers its id. Each user may ask once per REFRESH_RATE (default 1
+    per 60 s). The body may narrow the scope; empty, it refreshes everything."""
 
     @extend_schema(
-        operation_id="refresh_start", request=None,
+        operation_id="refresh_start", request=RefreshScopeSerializer,
         responses={202: RefreshStartedSerializer,
+                   403: OpenApiResponse(description="The multiviewer is not yours"),
+                   404: OpenApiResponse(description="No such multiviewer"),
                    429: OpenApiResponse(description="Too many refreshes; see Retry-After")},
     )
     def post(self, request: Request) -> Response:
-        ticket = StateService.request_refresh(user=request.user)
+        data = request.data
+        if hasattr(data, "dict"):
+            # A form body (or an empty one sent as a form): a missing form checkbox would read as
+            # false, an empty body must mean "everything".
+            data = data.dict()
+        serializer = RefreshScopeSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        scope = Scope(**serializer.validated_data)
+        ticket = StateService.request_refresh(user=request.user, scope=scope)
         body = {"id": ticket.run.pk, "joined": ticket.joined, "status": ticket.run.status,
                 "started_at": ticket.run.started_at}
         return Response(RefreshStartedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

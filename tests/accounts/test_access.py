@@ -91,6 +91,42 @@ def test_require_names_what_is_not_granted(inventory):
     AccessService.require_source(user, cam)
 
 
+def test_a_multiviewer_switched_off_is_not_offered_to_users(inventory):
+    cam, _vt, studio, gallery, _patched = inventory
+    user = UserFactory()
+    user.multiviewers.set([studio, gallery])
+    Multiviewer.objects.filter(pk=gallery.pk).update(enabled=False)
+    assert list(AccessService.visible_multiviewers(user)) == [studio]
+    assert not AccessService.can_use_multiviewer(user, gallery)
+    assert not AccessService.can_use_output(user, 17)  # a window output of the switched-off one
+    assert AccessService.can_use_output(user, 1)
+    with pytest.raises(Forbidden, match=r"Multiviewer 2 is switched off") as refused:
+        AccessService.require_multiviewer(user, gallery)
+    assert refused.value.code == "multiviewer_disabled"
+    # The grant stays: switched on again, it is usable again.
+    assert AccessService.grants(user)["multiviewers"] == sorted([studio.pk, gallery.pk])
+    Multiviewer.objects.filter(pk=gallery.pk).update(enabled=True)
+    assert AccessService.can_use_multiviewer(user, gallery)
+
+
+def test_admins_still_see_a_multiviewer_switched_off(inventory):
+    _cam, _vt, studio, gallery, patched = inventory
+    Multiviewer.objects.filter(pk=gallery.pk).update(enabled=False)
+    admin = AdminFactory()
+    assert set(AccessService.visible_multiviewers(admin)) == {studio, gallery, patched}
+    assert AccessService.can_use_multiviewer(admin, gallery)
+
+
+def test_me_lists_only_multiviewers_switched_on(inventory):
+    _cam, _vt, studio, gallery, _patched = inventory
+    user = UserFactory(login="operator")
+    user.multiviewers.set([studio, gallery])
+    Multiviewer.objects.filter(pk=gallery.pk).update(enabled=False)
+    client = BrowserLikeClient()
+    client.api_login("operator")
+    assert client.get("/api/auth/me").json()["grants"]["multiviewers"] == [studio.pk]
+
+
 # --- grants API -----------------------------------------------------------------------------------
 
 def test_put_replaces_the_grants_and_get_reads_them(admin_client_api, inventory):

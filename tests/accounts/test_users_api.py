@@ -159,11 +159,35 @@ def test_with_another_admin_an_admin_may_step_down(admin_api, admin_user):
     assert admin_api.get("/api/users").status_code == 403
 
 
-def test_resetting_the_last_admins_password_is_allowed(admin_api, admin_user):
+def test_resetting_ones_own_password_keeps_this_session_and_asks_for_a_new_one(admin_api,
+                                                                              admin_user):
+    other_desk = logged_in("admin")
+    key_before = admin_api.cookies["sessionid"].value
     response = admin_api.patch(f"/api/users/{admin_user.pk}", {"reset_password": True},
                                format="json")
     assert response.status_code == 200
-    assert admin_api.get("/api/auth/me").status_code == 401  # own session ended too
+    temporary = response.json()["temporary_password"]
+    assert response.cookies["sessionid"].value != key_before  # rotated, not ended
+    assert other_desk.get("/api/auth/me").status_code == 401
+    me = admin_api.get("/api/auth/me")
+    assert me.status_code == 200 and me.json()["must_change_password"] is True
+    assert admin_api.get("/api/users").json()["error"] == "password_change_required"
+    changed = admin_api.post("/api/auth/password", {"current": temporary, "new": INITIAL},
+                             format="json")
+    assert changed.status_code == 200
+    assert admin_api.get("/api/users").status_code == 200
+    assert Session.objects.count() == 1
+
+
+def test_resetting_the_last_admins_password_from_elsewhere_ends_its_sessions(admin_user):
+    deputy = AdminFactory(login="deputy")
+    boss = logged_in("admin")
+    deputy_api = logged_in("deputy")
+    response = deputy_api.patch(f"/api/users/{admin_user.pk}", {"reset_password": True},
+                                format="json")
+    assert response.status_code == 200
+    assert boss.get("/api/auth/me").status_code == 401
+    assert deputy_api.get("/api/auth/me").json()["login"] == deputy.login
     assert logged_in("admin", response.json()["temporary_password"]).get(
         "/api/auth/me").json()["must_change_password"] is True
 

@@ -125,3 +125,62 @@ def test_an_inactive_user_cannot_refresh():
     client = APIClient()
     client.force_login(user)
     assert client.post(REFRESH).status_code in (401, 403)
+
+
+# --- scope -----------------------------------------------------------------------------------
+
+def test_the_body_may_narrow_the_scope(devices, operator_client_api, operator_user):
+    from devices.models import Multiviewer
+
+    mv = Multiviewer.objects.create(nexx_index=1, label="Gallery")
+    operator_user.multiviewers.set([mv])
+    response = operator_client_api.post(REFRESH, {"multiviewer": 2, "quartz": False},
+                                        format="json")
+    assert response.status_code == 202
+    run = RefreshRun.objects.get()
+    assert run.scope == {"nexx": True, "quartz": False, "multiviewer": 2}
+    assert run_queued_task() == "success"
+    last = operator_client_api.get(STATUS).json()["last"]
+    assert last["scope"] == {"nexx": True, "quartz": False, "multiviewer": 2}
+    assert last["counts"]["multiviewers"] == 1 and "routes" not in last["counts"]
+
+
+def test_an_empty_body_refreshes_everything(operator_client_api):
+    assert operator_client_api.post(REFRESH, {}, format="json").status_code == 202
+    assert RefreshRun.objects.get().scope == {"nexx": True, "quartz": True, "multiviewer": None}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"nexx": False, "quartz": False}, "nexx"),
+    ({"multiviewer": 0}, "multiviewer"),
+    ({"multiviewer": 121}, "multiviewer"),
+    ({"multiviewer": "two"}, "multiviewer"),
+])
+def test_a_bad_scope_is_refused_and_costs_nothing(operator_client_api, body, field):
+    response = operator_client_api.post(REFRESH, body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+    assert not RefreshRun.objects.exists()
+    assert operator_client_api.post(REFRESH).status_code == 202  # the limit was not spent
+
+
+def test_one_multiviewer_needs_access_to_it(operator_client_api, admin_client_api):
+    from devices.models import Multiviewer
+
+    Multiviewer.objects.create(nexx_index=2)
+    refused = operator_client_api.post(REFRESH, {"multiviewer": 3}, format="json")
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    missing = operator_client_api.post(REFRESH, {"multiviewer": 9}, format="json")
+    assert missing.status_code == 404
+    assert not RefreshRun.objects.exists()
+    assert admin_client_api.post(REFRESH, {"multiviewer": 3}, format="json").status_code == 202
+
+
+def test_a_user_who_must_change_the_password_cannot_refresh():
+    user = UserFactory(must_change_password=True)
+    client = APIClient()
+    client.force_login(user)
+    for response in (client.post(REFRESH), client.get(STATUS)):
+        assert response.status_code == 403
+        assert response.json()["error"] == "password_change_required"
+    assert not RefreshRun.objects.exists()

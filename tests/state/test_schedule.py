@@ -65,3 +65,21 @@ def test_a_bad_time_is_refused(settings, value):
     settings.NIGHTLY_REFRESH_TIME = value
     with pytest.raises(ImproperlyConfigured, match="HH:MM"):
         ensure_nightly_schedule()
+
+
+def test_a_starting_background_worker_moves_it_to_the_configured_time(settings):
+    from django_q.signals import post_spawn
+
+    ensure_nightly_schedule()
+    settings.NIGHTLY_REFRESH_TIME = "05:15"
+    post_spawn.send(sender="django_q", proc_name="Worker-1")
+    (schedule,) = nightly()
+    assert schedule.next_run.astimezone(ZoneInfo(settings.TIME_ZONE)).time() == dt.time(5, 15)
+
+
+def test_a_bad_time_does_not_stop_a_starting_worker(settings, caplog):
+    from django_q.signals import post_spawn
+
+    settings.NIGHTLY_REFRESH_TIME = "25:00"
+    post_spawn.send(sender="django_q", proc_name="Worker-1")
+    assert "NIGHTLY_REFRESH_TIME must be a local time" in caplog.text

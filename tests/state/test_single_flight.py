@@ -125,6 +125,8 @@ def test_a_run_whose_executor_is_alive_elsewhere_is_joined():
         queued.refresh_from_db()
         assert queued.status == "failed"
         assert "Another refresh was being executed" in queued.error_summary
+        # Unlocked explicitly: a closed connection's backend may linger in pg_locks a moment.
+        session.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, EXECUTOR_LOCK])
     assert not runs.executor_alive()
 
 
