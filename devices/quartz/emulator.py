@@ -19,6 +19,8 @@ Fault switches, settable at run time from any thread:
                         drop_after, the connection still closes after that many)
     list_unsupported    answer `.E` to `.L` (a router without the list command)
     silent_interrogate  never answer `.I` (seen on MAGNUM)
+    reset_mid_reply     write the first half of a reply, then reset the connection (TCP RST),
+                        as a router rebooting or a flapping link does
     lock_refusal        "report" (`.BA{out},{state}`) or "error" (`.E`) for a switch on a
                         locked output
 """
@@ -34,9 +36,10 @@ import queue
 import random
 import selectors
 import socket
+import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +67,8 @@ from devices.quartz.codec import (
 logger = logging.getLogger(__name__)
 
 STYLES = ("persistent", "per_command")
+LOCK_REFUSALS = ("report", "error")
+MAX_SIZE = 65535  # sources or outputs: the integration settings allow no more
 GARBAGE_LINES = (b"\x00\x01\xfe\xff", b"garbage", b".Q?", b"..", b"\x1b[2J", b"RAS1,x")
 _FRAGMENT_GAP = 0.0005  # seconds between the pieces of a fragmented reply
 _MAX_SECONDS_KEPT = 3600  # per-second command counts kept for stats()
@@ -83,22 +88,61 @@ class _Conn:
     last_due: float = 0.0
     writing: bool = False
     in_flight: int = 0  # commands received whose answer is not written yet
+    reset: bool = False  # close with a TCP reset instead of an orderly shutdown
 
 
 def load_seed(seed: dict[str, Any] | str | Path | None) -> dict[str, Any]:
     """A seed is a dict, or a JSON file, of:
     {"sources": {"1": "CAM 1", ...}, "outputs": {"1": "MV1 IN1", ...},
      "routes": {"1": 5, ...}, "locks": {"3": 255, ...}, "salvos": {"1": [[out, src], ...]}}
-    Every key is optional."""
+    Every key is optional. A file that is not JSON, or not of this shape, raises ValueError
+    naming the first problem."""
     if seed is None:
         return {}
     if isinstance(seed, dict):
-        return seed
-    with open(seed, encoding="utf-8") as fh:
-        data = json.load(fh)
+        data: object = seed
+    else:
+        try:
+            with open(seed, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{seed}: not a JSON file ({exc})") from None
+    where = "the seed" if isinstance(seed, dict) else str(seed)
     if not isinstance(data, dict):
-        raise ValueError(f"{seed}: the seed must be a JSON object")
+        raise ValueError(f"{where}: the seed must be a JSON object")
+    unknown = set(data) - {"sources", "outputs", "routes", "locks", "salvos"}
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: {key!r} must be an object keyed by number")
+        for number, item in value.items():
+            _seed_number(number, f"{where}: {key} key {number!r}")
+            if key in ("sources", "outputs"):
+                if not isinstance(item, str) or "\r" in item or "\n" in item:
+                    raise ValueError(f"{where}: {key}[{number}] must be a one-line name")
+            elif key == "salvos":
+                if not isinstance(item, list) or not all(
+                        isinstance(pair, list) and len(pair) == 2 for pair in item):
+                    raise ValueError(f"{where}: salvos[{number}] must be a list of "
+                                     "[output, source] pairs")
+                for output, source in item:
+                    _seed_number(output, f"{where}: salvos[{number}] output")
+                    _seed_number(source, f"{where}: salvos[{number}] source")
+            else:
+                _seed_number(item, f"{where}: {key}[{number}]", low=0 if key == "locks" else 1)
+                if key == "locks" and int(item) > 255:
+                    raise ValueError(f"{where}: locks[{number}] must be 0 to 255")
     return data
+
+
+def _seed_number(value: object, what: str, low: int = 1) -> int:
+    """A router number of a seed: an int, or its decimal text as JSON object keys are."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{what} must be a whole number of at least {low}, got {value!r}")
+    return value
 
 
 class QuartzEmulator:
@@ -120,8 +164,10 @@ class QuartzEmulator:
         style = style.replace("-", "_")
         if style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}, not {style!r}")
-        if sources < 1 or outputs < 1:
-            raise ValueError("the router needs at least one source and one output")
+        if not (1 <= sources <= MAX_SIZE and 1 <= outputs <= MAX_SIZE):
+            raise ValueError(f"the router has 1 to {MAX_SIZE} sources and outputs")
+        if lock_refusal not in LOCK_REFUSALS:
+            raise ValueError(f"lock_refusal must be one of {LOCK_REFUSALS}, not {lock_refusal!r}")
         self.host = host
         self.port = port
         self.sources = sources
@@ -138,6 +184,7 @@ class QuartzEmulator:
         self.mute = False
         self.list_unsupported = False
         self.silent_interrogate = False
+        self.reset_mid_reply = False
         self.lock_refusal = lock_refusal
         self._refuse = False
 
@@ -171,6 +218,7 @@ class QuartzEmulator:
         self._stats_lock = threading.Lock()
         self._per_second: dict[int, int] = {}
         self._totals: Counter[str] = Counter()
+        self._recent: deque[float] = deque()  # monotonic arrival times of the last second
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -288,12 +336,16 @@ class QuartzEmulator:
             "by_command": {k[4:]: v for k, v in totals.items() if k.startswith("cmd:")},
             # The most commands one client had waiting for an answer at once (its window).
             "max_in_flight": totals.get("max_in_flight", 0),
+            # The most commands seen in any sliding one-second window (max_per_second counts
+            # calendar seconds, which a burst straddling two of them halves).
+            "peak_1s_window": totals.get("peak_1s_window", 0),
         }
 
     def reset_stats(self) -> None:
         with self._stats_lock:
             self._per_second.clear()
             self._totals.clear()
+            self._recent.clear()
 
     # --- loop ----------------------------------------------------------------------------
 
@@ -418,8 +470,14 @@ class QuartzEmulator:
 
     def _count(self, items: list) -> None:
         second = int(time.time())
+        now = time.monotonic()
         with self._stats_lock:
             self._per_second[second] = self._per_second.get(second, 0) + len(items)
+            self._recent.extend([now] * len(items))
+            while self._recent and self._recent[0] <= now - 1:
+                self._recent.popleft()
+            if len(self._recent) > self._totals["peak_1s_window"]:
+                self._totals["peak_1s_window"] = len(self._recent)
             if len(self._per_second) > _MAX_SECONDS_KEPT:
                 del self._per_second[min(self._per_second)]
             self._totals["commands"] += len(items)
@@ -526,6 +584,11 @@ class QuartzEmulator:
         data = message.encode(self.eol, self.number_width)  # type: ignore[attr-defined]
         if self.garbage:
             data = self._random.choice(GARBAGE_LINES) + self.eol + data
+        if self.reset_mid_reply:
+            conn.done = conn.reset = True
+            self._schedule(conn, data[:max(1, len(data) // 2)], now)
+            self._schedule(conn, None, now)
+            return
         self._schedule(conn, data, now)
 
     def _broadcast(self, message: RouteUpdate | PowerUp, now: float,
@@ -599,4 +662,7 @@ class QuartzEmulator:
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(conn.sock)
         conn.done = True
+        if conn.reset:
+            with contextlib.suppress(OSError):
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.sock.close()

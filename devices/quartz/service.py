@@ -34,18 +34,22 @@ from devices.quartz.codec import (
     Target,
 )
 from devices.throttle import Throttle
+from mvcontrol.errors import InvalidInput
 
 LEVEL = "V"  # the project routes video only
 LIST_SPAN = 8  # routes per `.L` reply
 
 
-class RouterNumberOutOfRange(ValueError):
-    """A source or output number outside 1..N of the configured router; nothing was sent."""
+class RouterNumberOutOfRange(InvalidInput, ValueError):
+    """A source or output number outside 1..N of the configured router; nothing was sent.
+
+    An InvalidInput, so an API call that passes one on gets the 400 error shape naming the
+    field ("source" / "output"), never a server error."""
 
     def __init__(self, what: str, value: object, maximum: int) -> None:
-        super().__init__(
-            f"{what} {value} is out of range: the router has {what}s 1 to {maximum}"
-        )
+        detail = f"{what.capitalize()} {value!r} is out of range: the router has {what}s 1 to " \
+                 f"{maximum}."
+        super().__init__(detail, fields={what: [f"must be 1 to {maximum}"]})
         self.what = what
         self.value = value
         self.maximum = maximum

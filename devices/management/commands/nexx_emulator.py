@@ -36,16 +36,20 @@ class Command(BaseCommand):
         parser.add_argument("--jwt-password", default="admin")
         parser.add_argument("--jwt-lifespan", type=float, default=4500,
                             help="Seconds a JWT stays valid.")
+        parser.add_argument("--jwt-role", choices=["administrator", "rw-user", "ro-user"],
+                            default="administrator",
+                            help="Device role of the JWT user; ro-user may only read.")
 
     def handle(self, *args, host: str, port: int, multiviewers: int, auth: str,
                reply_format: str, latency_ms: float, max_rps: float | None, api_key: str,
-               jwt_user: str, jwt_password: str, jwt_lifespan: float, **options):
+               jwt_user: str, jwt_password: str, jwt_lifespan: float, jwt_role: str,
+               **options):
         try:
             emulator = NexxEmulator(
                 host=host, port=port, multiviewers=multiviewers, auth=auth,
                 reply_format=reply_format, latency_ms=latency_ms, max_rps=max_rps,
                 api_key=api_key, jwt_user=jwt_user, jwt_password=jwt_password,
-                jwt_lifespan=jwt_lifespan,
+                jwt_lifespan=jwt_lifespan, jwt_role=jwt_role,
             ).start()
         except (OSError, ValueError) as exc:
             raise CommandError(f"NEXX emulator could not start: {exc}") from exc

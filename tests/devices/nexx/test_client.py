@@ -358,3 +358,33 @@ def test_verify_jwt(make_nexx_emulator, clients, status):
     frame.expire_tokens()
     assert not client.verify_jwt()
     assert client.read(["2700"]) == {"2700": "120"}  # re-created after the refusal
+
+
+@pytest.mark.parametrize("auth", AUTH_MODES)
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fault", ["http_500", "malformed_json", "drop_connection", "timeout"])
+def test_a_read_recovers_from_one_fault_in_every_format_and_auth_mode(make_nexx_emulator,
+                                                                      clients, auth, fmt,
+                                                                      fault):
+    frame = make_nexx_emulator(auth=auth, reply_format=fmt, hang_seconds=2)
+    client = clients(frame, retries=1, timeout=0.3)
+    ids = ["2704.0", "2709.0.2.0"]
+    assert client.read(ids) == {pid: frame.get(pid) for pid in ids}  # a JWT is in hand now
+    frame.set_fault(fault, times=1)
+    with client.count_requests() as sent:
+        assert client.read(ids) == {pid: frame.get(pid) for pid in ids}
+    assert sent.requests == 2  # the faulty answer and the retry; the JWT was kept
+    assert frame.stats()["jwt_created"] == (1 if auth == "jwt" else 0)
+
+
+def test_a_read_only_device_user_cannot_write(make_nexx_emulator, clients):
+    frame = make_nexx_emulator(auth="jwt", jwt_role="ro-user")
+    client = clients(frame)
+    before = frame.get("2704.0")
+    assert client.read(["2704.0"]) == {"2704.0": before}
+    with pytest.raises(DeviceAuthError, match="ro-user") as info:
+        client.write({"2704.0": 5})
+    assert info.value.command == "EV/SET/parameter 2704.0"
+    assert frame.get("2704.0") == before
+    # Refused, the token was re-created once and the write tried again: then it gave up.
+    assert frame.stats()["by_call"] == {"BT/JWTCREATE": 2, "EV/GET": 1, "EV/SET": 2}

@@ -324,3 +324,32 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def test_per_command_router_hanging_up_without_a_reply():
+    """One command per connection: closing without a reply confirms a switch (that is how
+    such a router says yes), is "unknown" for `.I`, and fails anything else."""
+    with QuartzEmulator(sources=4, outputs=4, style="per_command") as emu:
+        emu.mute = True
+        emu.drop_after = 1
+        client = client_for(emu.port, style="per_command")
+        with pytest.raises(DeviceUnreachable, match=r"closed the connection before answering "
+                                                    r"\.RT1"):
+            client.execute([codec.read_source_name(1)])
+        assert client.execute([codec.interrogate(1), codec.set_route(1, 2)]) == [
+            NoAnswer("closed"), NoAnswer("closed")]
+        assert emu.stats()["connections"] == 3
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_latency_is_waited_for_within_the_read_timeout(style):
+    with QuartzEmulator(sources=4, outputs=4, style=style, latency_ms=50) as emu:
+        client = client_for(emu.port, style=style, read_timeout=1.0)
+        assert [o.number for o in client.execute(
+            [codec.read_output_name(n) for n in range(1, 5)])] == [1, 2, 3, 4]
+        emu.latency_ms = 600
+        slow = client_for(emu.port, style=style, read_timeout=0.2)
+        with pytest.raises(DeviceTimeout, match=r"did not answer \.RE1 within 0\.2 s"):
+            slow.execute([codec.read_output_name(1)])
+        client.close()
+        slow.close()

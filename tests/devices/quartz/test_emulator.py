@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -18,6 +21,7 @@ from devices.quartz.codec import (
     RouteUpdate,
 )
 from devices.quartz.emulator import QuartzEmulator
+from tests.support import BASE_DIR, subprocess_env
 
 
 class Raw:
@@ -220,3 +224,86 @@ def test_restart_on_the_same_port():
         d.send(b".RS2\r")
         assert d.read(1) == [NameReply("source", 2, "SRC 2   ", False)]
         d.close()
+
+
+@pytest.mark.parametrize(("seed", "problem"), [
+    ({"names": {}}, "unknown key"),
+    ({"sources": ["CAM 1"]}, "must be an object"),
+    ({"sources": {"0": "CAM"}}, "at least 1"),
+    ({"sources": {"x": "CAM"}}, "at least 1"),
+    ({"outputs": {"1": "two\rlines"}}, "one-line name"),
+    ({"routes": {"1": "five"}}, "routes[1]"),
+    ({"locks": {"1": 256}}, "0 to 255"),
+    ({"salvos": {"1": 5}}, "pairs"),
+    ({"salvos": {"1": [[1, 0]]}}, "salvos[1] source"),
+])
+def test_a_bad_seed_is_refused_with_its_problem(seed, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        QuartzEmulator(sources=4, outputs=4, seed=seed)
+
+
+def test_a_seed_file_that_is_not_json_is_refused(tmp_path):
+    path = tmp_path / "seed.json"
+    path.write_bytes(b"\xff{")
+    with pytest.raises(ValueError, match="not a JSON file"):
+        QuartzEmulator(seed=str(path))
+    with pytest.raises(ValueError, match="lock_refusal"):
+        QuartzEmulator(lock_refusal="silently")
+    with pytest.raises(ValueError, match="1 to 65535"):
+        QuartzEmulator(sources=70000)
+
+
+def _start_command(*options: str) -> tuple[subprocess.Popen, int]:
+    process = subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "manage.py"), "quartz_emulator", "--port", "0",
+         *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(),
+    )
+    line = process.stdout.readline().strip()
+    if not line.startswith("Quartz emulator listening on 127.0.0.1:"):
+        process.kill()
+        raise AssertionError(f"unexpected first line {line!r}: {process.stderr.read()}")
+    return process, int(line.rsplit(":", 1)[1])
+
+
+def test_management_command_serves_until_terminated(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"sources": {"2": "CAM 2"}, "routes": {"3": 2}}))
+    process, port = _start_command("--sources", "4", "--outputs", "8", "--seed", str(seed),
+                                   "--crlf", "--pad", "3", "--garbage", "--fragment")
+    try:
+        c = Raw(port)
+        c.send(b".RT2\r.IV3\r.RS5\r")
+        msgs = c.read(6)
+        assert [m for m in msgs if m.__class__.__name__ != "Garbage"] == [
+            NameReply("source", 2, "CAM 2     ", True), Routes((Route("V", 3, 2),)), Error("")]
+        assert b".AV003,002\r\n" in c.raw
+        c.close()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+def test_management_command_per_command_style_with_faults():
+    process, port = _start_command("--style", "per-command", "--no-list",
+                                   "--lock-refusal", "error")
+    try:
+        c = Raw(port)
+        c.send(b".LV1,-\r")
+        assert c.read(1) == [Error("")]
+        assert c.at_eof()
+        c.close()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("options", [["--sources", "0"], ["--drop-after", "0"],
+                                     ["--seed", "/nonexistent/seed.json"]])
+def test_management_command_refuses_bad_options(options):
+    result = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "quartz_emulator", "--port", "0",
+         *options], capture_output=True, text=True, env=subprocess_env(), timeout=60,
+    )
+    assert result.returncode != 0
+    assert "could not start" in result.stderr or "must be" in result.stderr

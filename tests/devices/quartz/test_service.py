@@ -22,6 +22,7 @@ from devices.models import QuartzSettings
 from devices.quartz.emulator import QuartzEmulator
 from devices.quartz.service import QuartzConfig, QuartzService, RouterNumberOutOfRange
 from devices.throttle import Throttle
+from mvcontrol.errors import InvalidInput
 from tests.fixtures.quartz import ScriptedRouter
 from tests.support import BASE_DIR, subprocess_env
 
@@ -184,8 +185,13 @@ def test_out_of_range_numbers_are_refused_before_anything_is_sent(
     quartz_settings, quartz_emulator, call, args
 ):
     service = QuartzService.from_settings()
-    with pytest.raises(RouterNumberOutOfRange):
+    with pytest.raises(RouterNumberOutOfRange) as info:
         getattr(service, call)(*args)
+    # The one API error shape: a 400 naming the field.
+    assert isinstance(info.value, InvalidInput)
+    assert info.value.http_status == 400
+    assert set(info.value.fields) <= {"source", "output"} and info.value.fields
+    assert "is out of range" in info.value.detail
     assert quartz_emulator.stats()["commands"] == 0
     assert quartz_emulator.stats()["connections"] == 0
 
