@@ -7,7 +7,7 @@ whether one is set, keeps it when the field is left empty, and clears it only wh
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
@@ -122,14 +122,44 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(Multiviewer)
 class MultiviewerAdmin(admin.ModelAdmin):
-    list_display = ["number", "label", "nexx_index", "enabled", "quartz_output_base"]
+    list_display = ["number", "label", "nexx_index", "enabled", "quartz_output_base",
+                    "edited_by"]
     list_filter = ["enabled"]
     search_fields = ["label"]
     ordering = ["nexx_index"]
+    actions = ["break_edit_lease"]
 
     @admin.display(description="Multiviewer", ordering="nexx_index")
     def number(self, obj: Multiviewer) -> str:
         return f"MV {obj.number}"
+
+    @admin.display(description="Edited by")
+    def edited_by(self, obj: Multiviewer) -> str:
+        from devices.control import leases
+
+        holder = leases.current(multiviewer=obj)
+        return f"{holder.login} until {holder.expires_at:%H:%M:%S}" if holder else "—"
+
+    @admin.action(description="Break edit lease")
+    def break_edit_lease(self, request, queryset) -> None:
+        """Free the selected multiviewers for other editors (someone left a page open)."""
+        from devices.control.services import ControlService
+        from mvcontrol.errors import Forbidden
+
+        broken = []
+        for mv in queryset:
+            try:
+                if ControlService.break_lease(admin=request.user, multiviewer=mv):
+                    broken.append(str(mv))
+            except Forbidden as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
+                return
+        if broken:
+            self.message_user(request, "Edit lease broken on " + ", ".join(broken) + ".",
+                              messages.SUCCESS)
+        else:
+            self.message_user(request, "None of the selected multiviewers was being edited.",
+                              messages.INFO)
 
 
 # The catalog admin (enum labels, layout geometry) lives in its own module; registering it here

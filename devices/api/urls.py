@@ -1,9 +1,19 @@
 from django.urls import path
 
-from devices.api.views import CatalogView, LayoutsView, LayoutView
+from devices.api import views
 
 urlpatterns = [
-    path("catalog", CatalogView.as_view(), name="nexx-catalog"),
-    path("layouts", LayoutsView.as_view(), name="nexx-layouts"),
-    path("layouts/<int:number>", LayoutView.as_view(), name="nexx-layout"),
+    path("catalog", views.CatalogView.as_view(), name="nexx-catalog"),
+    path("layouts", views.LayoutsView.as_view(), name="nexx-layouts"),
+    path("layouts/<int:number>", views.LayoutView.as_view(), name="nexx-layout"),
+    path("sources", views.SourcesView.as_view(), name="sources"),
+    path("multiviewers", views.MultiviewersView.as_view(), name="multiviewers"),
+    path("multiviewers/<int:pk>", views.MultiviewerView.as_view(), name="multiviewer"),
+    path("multiviewers/<int:pk>/layout", views.MultiviewerLayoutView.as_view(),
+         name="multiviewer-layout"),
+    path("multiviewers/<int:pk>/windows/<int:window>", views.WindowView.as_view(),
+         name="multiviewer-window"),
+    path("multiviewers/<int:pk>/lease", views.LeaseView.as_view(), name="multiviewer-lease"),
+    path("routing", views.RoutingView.as_view(), name="routing"),
+    path("routing/switch", views.RoutingSwitchView.as_view(), name="routing-switch"),
 ]

@@ -1,0 +1,1 @@
+from tests.fixtures.control import make_devices, rig  # noqa: F401 - fixtures
