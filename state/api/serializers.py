@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from devices.nexx.catalog import MAX_MULTIVIEWERS
-
 
 class DeviceProgressSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="waiting, reading, done, failed or skipped")
@@ -60,8 +58,9 @@ class RefreshScopeSerializer(serializers.Serializer):
     nexx = serializers.BooleanField(default=True, help_text="Read the NEXX frame")
     quartz = serializers.BooleanField(default=True, help_text="Read the Quartz router")
     multiviewer = serializers.IntegerField(
-        min_value=1, max_value=MAX_MULTIVIEWERS, allow_null=True, default=None,
-        help_text="Only this multiviewer (1-based number) and the routes of its windows")
+        min_value=1, allow_null=True, default=None,
+        help_text="Only this multiviewer (its id, as in /api/multiviewers) and the routes of its "
+                  "windows")
 
     def validate(self, attrs: dict) -> dict:
         if not attrs["nexx"] and not attrs["quartz"]:

@@ -8,6 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from devices.models import Multiviewer
+from mvcontrol.errors import NotFound
 from state.api.serializers import (
     RefreshScopeSerializer,
     RefreshStartedSerializer,
@@ -39,7 +41,15 @@ class RefreshView(APIView):
             data = data.dict()
         serializer = RefreshScopeSerializer(data=data)
         serializer.is_valid(raise_exception=True)
-        scope = Scope(**serializer.validated_data)
+        wanted = dict(serializer.validated_data)
+        if wanted["multiviewer"] is not None:
+            # The API names multiviewers by id everywhere; a run records the number operators use.
+            mv = Multiviewer.objects.filter(pk=wanted["multiviewer"]).first()
+            if mv is None:
+                raise NotFound(f"There is no multiviewer with id {wanted['multiviewer']}.",
+                               fields={"multiviewer": ["No such multiviewer."]})
+            wanted["multiviewer"] = mv.number
+        scope = Scope(**wanted)
         ticket = StateService.request_refresh(user=request.user, scope=scope)
         body = {"id": ticket.run.pk, "joined": ticket.joined, "status": ticket.run.status,
                 "started_at": ticket.run.started_at}
