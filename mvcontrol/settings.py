@@ -133,7 +133,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Database sessions; the sliding expiry is written at most once a minute per session.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
 SESSION_SAVE_EVERY_REQUEST = True  # sliding lifetime: each request pushes the expiry forward
 SESSION_COOKIE_HTTPONLY = True
@@ -230,6 +231,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {"ApplyOutcomeEnum": "presets.api.serializers.OUTCOMES"},
+    # Errors the framework layer answers for any view (401, 403, 404, 400/415, 503).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "mvcontrol.schema_hooks.document_common_errors"],
 }
 
 # --- Control rules (later issues read these) ----------------------------------------------------

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from mvcontrol import health
+from mvcontrol import health, pages
 
 admin.site.site_header = "mvcontrol administration"
 admin.site.site_title = "mvcontrol admin"
@@ -15,11 +15,14 @@ api_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("devices.api.urls")),
     path("", include("state.api.urls")),
+    path("", include("presets.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 urlpatterns = [
+    path("", pages.control_page, name="control"),
+    path("login", pages.login_page, name="login"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -28,6 +28,7 @@ from accounts.api.serializers import (
 )
 from accounts.models import User
 from accounts.services import AccessService, AuthService, UserService
+from mvcontrol.api_schema import ErrorSerializer
 
 
 def _me(user: User) -> dict:
@@ -146,7 +147,10 @@ class UsersView(AccountsView):
         return Response(UserSerializer(UserService.list_users(), many=True).data)
 
     @extend_schema(operation_id="users_create", request=UserCreateSerializer,
-                   responses={201: UserWithPasswordSerializer})
+                   responses={201: UserWithPasswordSerializer,
+                              409: OpenApiResponse(ErrorSerializer,
+                                                   description="The login is taken "
+                                                               "(login_taken).")})
     def post(self, request: Request) -> Response:
         data = _valid(UserCreateSerializer, request.data)
         created = UserService.create_user(login=data["login"], role=data["role"],
@@ -165,7 +169,10 @@ class UserView(AccountsView):
         return Response(UserSerializer(UserService.get_user(user_id=user_id)).data)
 
     @extend_schema(operation_id="users_update", request=UserUpdateSerializer,
-                   responses=UserWithPasswordSerializer)
+                   responses={200: UserWithPasswordSerializer,
+                              409: OpenApiResponse(ErrorSerializer,
+                                                   description="The last active admin cannot "
+                                                               "lose the role (last_admin).")})
     def patch(self, request: Request, user_id: int) -> Response:
         user = UserService.get_user(user_id=user_id)
         data = _valid(UserUpdateSerializer, request.data)
@@ -185,7 +192,11 @@ class UserView(AccountsView):
                 AuthService.logout(request=request._request)
         return Response(_with_password(change.user, change.temporary_password))
 
-    @extend_schema(operation_id="users_delete", responses={204: None})
+    @extend_schema(operation_id="users_delete",
+                   responses={204: None,
+                              409: OpenApiResponse(ErrorSerializer,
+                                                   description="The last active admin, or a "
+                                                               "user whose records must stay.")})
     def delete(self, request: Request, user_id: int) -> Response:
         user = UserService.get_user(user_id=user_id)
         UserService.delete_user(user=user)

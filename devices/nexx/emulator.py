@@ -18,6 +18,8 @@ times None = every request until `clear_faults()`):
     timeout          hold the request `hang_seconds`, then close without answering
     malformed_json   answer HTTP 200 with a truncated JSON document
     drop_connection  close the connection without answering
+    too_many_parameters  refuse with the frame's 40-parameter error (whatever the request held)
+    rate_limited     answer HTTP 503 "Too many requests", as the frame does over its limit
 Over HTTP: GET /_emulator/stats, GET /_emulator/faults?http_500=2 (0 clears, -1 always),
 GET /_emulator/reset (stats).
 """
@@ -58,7 +60,8 @@ logger = logging.getLogger(__name__)
 API_BASE = "/v.api/apis/"
 CONTROL_BASE = "/_emulator/"
 AUTH_MODES = ("none", "api-key", "jwt")
-FAULTS = ("http_500", "timeout", "malformed_json", "drop_connection")
+FAULTS = ("http_500", "timeout", "malformed_json", "drop_connection", "too_many_parameters",
+          "rate_limited")
 DEFAULT_API_KEY = "emulator-api-key"  # noqa: S105 - the emulator's own demo credential
 _SECONDS_KEPT = 600
 
@@ -322,6 +325,9 @@ class NexxEmulator:
                 "per_second": {str(k): v for k, v in sorted(self._per_second.items())},
                 "max_per_second": max(self._per_second.values(), default=0),
                 "current_rps": len(self._arrivals),
+                # The most requests seen in any sliding one-second window (max_per_second counts
+                # calendar seconds, which a burst straddling two of them halves).
+                "peak_1s_window": self._served["peak_1s_window"],
                 "parameters": parameters,
                 "parameters_per_request": {str(k): v for k, v in histogram.items()},
                 "max_parameters_per_request": max(histogram, default=0),
@@ -351,6 +357,8 @@ class NexxEmulator:
             while self._arrivals and self._arrivals[0] <= now - 1:
                 self._arrivals.popleft()
             self._arrivals.append(now)
+            self._served["peak_1s_window"] = max(self._served["peak_1s_window"],
+                                                 len(self._arrivals))
             if self.max_rps is not None and len(self._arrivals) > self.max_rps:
                 self._served["rate_limited"] += 1
                 return False
@@ -605,6 +613,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "malformed_json":
             self._send(200, b'{"2700": "120", "2701": ')
+            return
+        if fault == "too_many_parameters":
+            self._send(frame.error_status, codec.encode_error(
+                f"Error: {codec.TOO_MANY_PARAMETERS_TEXT} (got {MAX_PARAMETERS_PER_REQUEST + 1})"))
+            return
+        if fault == "rate_limited":
+            self._send(503, codec.encode_error("Too many requests: the frame is over its limit"))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:

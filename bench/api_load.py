@@ -1,0 +1,185 @@
+"""API latency and throughput under gunicorn, with the device emulators, on the embedded database.
+
+    .venv/bin/python bench/api_load.py [--workers N] [--operators 32] [--duration 8]
+                                        (or: make bench)
+
+Starts the stack (bench/stack.py: gunicorn with N sync workers, default 2 x cores + 1, a scratch
+database, the NEXX and Quartz emulators, one refresh run), logs in the operators with their
+passwords, then for concurrency 1, 8 and 32 measures p50/p99 latency and requests per second of
+- GET /api/multiviewers/{id}: each operator reads the multiviewer granted to them;
+- window writes, POST /api/multiviewers/{id}/windows/1 {"source", "pcm_bars"}: one router
+  switch and one NEXX request each; every operator writes to their own multiviewer, so no edit
+  lease is contended.
+It also times the same device work called directly (QuartzService.switch + NEXXService
+.write_values, one after the other, as the API does) to show what the API adds to the device
+round trip. Per-user write and login rate limits are off (RATELIMIT_ENABLE=false): 32 operators
+writing flat out would otherwise be held to WRITE_RATE after a second, and the bench measures the
+server; bench/protection.py runs with them on. The frame's throttle is set to 100 requests/s (the
+most the integration settings allow), so write throughput tops out near 95/s by design.
+
+Prints a table and writes bench/results/api_load-<time>.json.
+Targets (2-core machine): GET p99 <= 50 ms at concurrency 32 and >= 400 requests/s; a window
+write adds <= 5 ms (p50) to the device round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stack import BASE_DIR, Operator, Stack, cpu_description, percentile, request  # noqa: E402
+
+LEVELS = (1, 8, 32)
+WARM_UP = 1.0  # seconds of load before each measurement starts
+RESULTS = BASE_DIR / "bench" / "results"
+
+
+async def _load(port: int, duration: float, concurrency: int, make_request) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    start = time.perf_counter()
+    measure_from = start + WARM_UP
+    stop_at = measure_from + duration
+
+    async def worker(i: int) -> None:
+        n = 0
+        while True:
+            now = time.perf_counter()
+            if now >= stop_at:
+                return
+            method, path, who, body = make_request(i, n)
+            n += 1
+            status, _, seconds = await request(port, method, path, who, body)
+            if time.perf_counter() - seconds >= measure_from:  # started after the warm-up
+                latencies.append(seconds)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    elapsed = time.perf_counter() - measure_from
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+def device_round_trip(stack: Stack, operator: Operator, samples: int) -> dict:
+    """The window write's device work, called directly: Quartz switch then NEXX write."""
+    from devices.models import Multiviewer
+    from devices.nexx.catalog import param_id
+    from devices.nexx.service import NEXXService
+    from devices.quartz.service import QuartzService
+
+    mv = Multiviewer.objects.get(pk=operator.multiviewer)
+    output = mv.output_for_window(1)
+    pid = param_id("pcm_bars", mv.nexx_index, 0)
+    quartz, nexx = QuartzService.from_settings(), NEXXService.from_settings()
+    sources = [2, 3]
+    times: list[float] = []
+    for i in range(samples + 5):
+        started = time.perf_counter()
+        quartz.switch(output=output, source=sources[i % 2])
+        nexx.write_values({pid: (4, 8)[i % 2]})
+        if i >= 5:  # the first few open connections
+            times.append(time.perf_counter() - started)
+    return {"samples": samples, "p50_ms": round(percentile(times, 50) * 1000, 2),
+            "p99_ms": round(percentile(times, 99) * 1000, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default 2 x cores + 1)")
+    parser.add_argument("--operators", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=8.0,
+                        help="seconds measured per concurrency level (after 1 s of warm-up)")
+    parser.add_argument("--samples", type=int, default=200,
+                        help="direct device round trips timed")
+    args = parser.parse_args()
+    if args.operators < max(LEVELS):
+        parser.error(f"--operators must be at least {max(LEVELS)} (one per concurrent writer)")
+
+    print("Rate limits off for this bench (RATELIMIT_ENABLE=false): operators writing flat out "
+          "would be held to WRITE_RATE per user; the per-user limits are exercised by "
+          "bench/protection.py and the test suite.")
+    stack = Stack(workers=args.workers, operators=args.operators,
+                  env={"RATELIMIT_ENABLE": "false"}, suffix="bench_api")
+    with stack:
+        operators = stack.log_in_operators()
+        machine = cpu_description()
+        print(f"machine: {machine['cores']} cores, {machine['cpu']}, {machine['ram_gib']} GiB RAM;"
+              f" gunicorn {stack.workers} sync workers; {len(operators)} operators logged in")
+        source_ids = stack.source_ids
+
+        def read(i: int, n: int):
+            who = operators[i % len(operators)]
+            return "GET", f"/api/multiviewers/{who.multiviewer}", who, None
+
+        def write(i: int, n: int):
+            who = operators[i % len(operators)]
+            body = {"source": source_ids[(n % 2) + 1], "pcm_bars": (4, 8)[n % 2]}
+            return "POST", f"/api/multiviewers/{who.multiviewer}/windows/1", who, body
+
+        results: dict = {"machine": machine, "workers": stack.workers,
+                         "operators": len(operators), "duration": args.duration,
+                         "get": [], "write": []}
+        for level in LEVELS:
+            results["get"].append(asyncio.run(_load(stack.port, args.duration, level, read)))
+        results["device_round_trip"] = device_round_trip(stack, operators[0], args.samples)
+        for level in LEVELS:
+            results["write"].append(asyncio.run(_load(stack.port, args.duration, level, write)))
+        results["nexx_frame"] = stack.emulators.nexx_stats()["peak_1s_window"]
+
+    print()
+    print(f"{'request':<34}{'conc.':>6}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"  statuses")
+    for kind, label in (("get", "GET /api/multiviewers/{id}"),
+                        ("write", "POST .../windows/1 (source+bars)")):
+        for row in results[kind]:
+            print(f"{label:<34}{row['concurrency']:>6}{row['requests']:>10}"
+                  f"{row['requests_per_second']:>9}{row['p50_ms']:>9}{row['p99_ms']:>9}"
+                  f"  {json.dumps(row['statuses'])}")
+    device = results["device_round_trip"]
+    write_1 = results["write"][0]
+    added = round(write_1["p50_ms"] - device["p50_ms"], 2)
+    results["write_adds_p50_ms"] = added
+    print(f"{'device round trip, called directly':<34}{1:>6}{device['samples']:>10}{'':>9}"
+          f"{device['p50_ms']:>9}{device['p99_ms']:>9}")
+    print(f"window write at concurrency 1 adds {added} ms (p50) to the device round trip")
+
+    get_32 = next(r for r in results["get"] if r["concurrency"] == 32)
+    targets = {
+        "get_p99_at_32_le_50ms": get_32["p99_ms"] <= 50,
+        "get_rps_at_32_ge_400": get_32["requests_per_second"] >= 400,
+        "write_adds_le_5ms_p50": added <= 5,
+        "no_errors": all(set(r["statuses"]) == {"200"} for r in results["get"] + results["write"]),
+    }
+    results["targets"] = targets
+    print(f"target: GET p99 <= 50 ms at concurrency 32: {get_32['p99_ms']} ms "
+          f"{'OK' if targets['get_p99_at_32_le_50ms'] else 'MISSED'}")
+    print(f"target: GET >= 400 requests/s at concurrency 32: {get_32['requests_per_second']} "
+          f"{'OK' if targets['get_rps_at_32_ge_400'] else 'MISSED'}")
+    print(f"target: window write adds <= 5 ms (p50): {added} ms "
+          f"{'OK' if targets['write_adds_le_5ms_p50'] else 'MISSED'}")
+    print(f"every answer 200: {'OK' if targets['no_errors'] else 'NO'}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"api_load-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"written: {path.relative_to(BASE_DIR)}")
+    return 0 if all(targets.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

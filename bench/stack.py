@@ -1,0 +1,387 @@
+"""The whole system on free ports, for the load benches: what a facility runs, on one machine.
+
+    with Stack(workers=5, operators=32) as stack:
+        operators = stack.log_in_operators()
+        status, body, seconds = asyncio.run(request(stack.port, "GET", "/api/...", operators[0]))
+
+- a scratch database on the embedded PostgreSQL (test_<db>_<suffix>, created and dropped here);
+- the NEXX frame and Quartz router emulators in a child process, the integration settings
+  pointing at them, and one refresh run to fill the cached state;
+- an admin and N operators (password login), each operator granted one multiviewer of their own
+  and every source;
+- gunicorn (`mvcontrol.wsgi`, sync workers, DEBUG off as in production) and, when asked, a
+  django-q2 cluster, both on that database.
+
+The HTTP client is a small asyncio one (one connection per request, as gunicorn's sync workers
+close after each answer), so the load generator costs little of the CPU it shares with the
+server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvcontrol.settings")
+
+PASSWORD = "bench-operator-password-1"  # noqa: S105 - scratch users of a scratch database
+SOURCES = 128
+
+EMULATORS = """
+import json, sys
+from devices.nexx.emulator import NexxEmulator
+from devices.quartz.emulator import QuartzEmulator
+multiviewers, limit = int(sys.argv[1]), float(sys.argv[2])
+nexx = NexxEmulator(multiviewers=multiviewers, auth="api-key", api_key="bench-key",
+                    max_rps=limit or None).start()
+quartz = QuartzEmulator(sources={sources}, outputs=multiviewers * 16).start()
+print(json.dumps({{"nexx": nexx.base_url, "nexx_stats": nexx.stats_url, "quartz": quartz.port}}),
+      flush=True)
+for line in sys.stdin:  # commands from the bench, one JSON answer each
+    if line.strip() == "quartz-stats":
+        print(json.dumps(quartz.stats()), flush=True)
+    elif line.strip() == "reset":
+        nexx.reset_stats()
+        quartz.reset_stats()
+        print("{{}}", flush=True)
+nexx.stop()
+quartz.stop()
+"""
+
+
+def cpu_description() -> dict:
+    """The machine the figures came from."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": model, "ram_gib": ram,
+            "python": sys.version.split()[0]}
+
+
+class Emulators:
+    def __init__(self, multiviewers: int, nexx_limit: float | None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", EMULATORS.format(sources=SOURCES), str(multiviewers),
+             str(nexx_limit or 0)],
+            cwd=BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        line = self.process.stdout.readline()
+        try:
+            self.info = json.loads(line)
+        except ValueError:
+            self.close()
+            raise SystemExit(f"the emulators did not start (said {line!r})") from None
+
+    def nexx_stats(self) -> dict:
+        with urllib.request.urlopen(self.info["nexx_stats"], timeout=5) as reply:  # noqa: S310
+            return json.load(reply)
+
+    def _ask(self, command: str) -> dict:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def quartz_stats(self) -> dict:
+        return self._ask("quartz-stats")
+
+    def reset_stats(self) -> None:
+        self._ask("reset")
+
+    def close(self) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Operator:
+    login: str
+    multiviewer: int  # the id of the multiviewer granted to them
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, unsafe: bool = False) -> dict[str, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if unsafe:
+            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
+        return headers
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, *, workers: int | None = None, q_workers: int = 0, operators: int = 32,
+                 multiviewers: int = 40, nexx_rate: float = 100.0,
+                 nexx_limit: float | None = None, quartz_rate: float = 1000.0,
+                 env: dict[str, str] | None = None, suffix: str = "bench_stack") -> None:
+        """`nexx_rate`/`quartz_rate`: the integration settings' limits (the global throttle);
+        `nexx_limit`: what the emulated frame refuses above (None: nothing)."""
+        self.workers = workers or 2 * (os.cpu_count() or 1) + 1
+        self.q_workers = q_workers
+        self.operator_count = operators
+        self.multiviewers = multiviewers
+        self.nexx_rate = nexx_rate
+        self.nexx_limit = nexx_limit
+        self.quartz_rate = quartz_rate
+        self.extra_env = env or {}
+        self.suffix = suffix
+        self.port = free_port()
+        self.processes: list[subprocess.Popen] = []
+        self.emulators: Emulators | None = None
+        self._original_db = ""
+        self.operators: list[Operator] = []
+        self.multiviewer_ids: list[int] = []
+        self.source_ids: list[int] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        os.environ["TEST_DB_SUFFIX"] = self.suffix
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        self._original_db = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        self.emulators = Emulators(self.multiviewers, self.nexx_limit)
+        self._configure_devices()
+        self._seed()
+        env = self.env()
+        self._spawn([sys.executable, "-m", "gunicorn", "mvcontrol.wsgi",
+                     "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+                     "--backlog", "2048", "--log-level", "warning"], env)
+        if self.q_workers:
+            self._spawn([sys.executable, "manage.py", "qcluster"],
+                        {**env, "Q_WORKERS": str(self.q_workers)})
+        self._wait_ready()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        if self.emulators is not None:
+            self.emulators.close()
+            self.emulators = None
+        if self._original_db:
+            from django.db import connection
+
+            from devices.nexx.service import close_shared_service as close_nexx
+            from devices.quartz.service import close_shared_service as close_quartz
+            from devices.throttle import reset_shared_schedule
+
+            close_nexx()
+            close_quartz()
+            reset_shared_schedule()
+            connection.creation.destroy_test_db(self._original_db, verbosity=0)
+            self._original_db = ""
+
+    def env(self) -> dict[str, str]:
+        from tests.support import database_url
+
+        env = os.environ.copy()
+        env.update({
+            "DATABASE_URL": database_url(),
+            "DJANGO_SETTINGS_MODULE": "mvcontrol.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
+            "LOG_LEVEL": "ERROR",
+            "PYTHONPATH": str(BASE_DIR),
+        })
+        env.pop("TEST_DB_SUFFIX", None)
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
+        self.processes.append(subprocess.Popen(argv, cwd=BASE_DIR, env=env))
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise SystemExit(f"{process.args[:3]} exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(  # noqa: S310 - loopback
+                        f"http://127.0.0.1:{self.port}/readyz", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not become ready")
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def _configure_devices(self) -> None:
+        from devices.models import NexxAuthMode, NexxSettings, QuartzSettings
+
+        nexx = NexxSettings.load()
+        nexx.base_url = self.emulators.info["nexx"]
+        nexx.auth_mode = NexxAuthMode.API_KEY
+        nexx.api_key = "bench-key"  # noqa: S105 - the emulator's
+        nexx.requests_per_second = self.nexx_rate
+        nexx.timeout = 5.0
+        nexx.save()
+        quartz = QuartzSettings.load()
+        quartz.host, quartz.port = "127.0.0.1", self.emulators.info["quartz"]
+        quartz.source_count, quartz.output_count = SOURCES, self.multiviewers * 16
+        quartz.commands_per_second = self.quartz_rate
+        quartz.save()
+
+    def _seed(self) -> None:
+        from accounts.models import Role, User
+        from devices.models import Multiviewer, Source
+        from state.models import RefreshRun
+        from state.refresh import execute_run
+        from state.services import StateService
+
+        ticket = StateService.start_refresh(trigger=RefreshRun.Trigger.COMMAND)
+        outcome = execute_run(ticket.run.pk)
+        if outcome is None or outcome.status != "success":
+            raise SystemExit(f"the first refresh failed: "
+                             f"{outcome.error_summary if outcome else 'not run'}")
+        enabled = list(Multiviewer.objects.filter(enabled=True).order_by("nexx_index"))
+        if len(enabled) < self.operator_count:
+            raise SystemExit(f"{len(enabled)} enabled multiviewers for {self.operator_count} "
+                             f"operators: raise --multiviewers")
+        self.multiviewer_ids = [mv.pk for mv in enabled]
+        self.source_ids = list(Source.objects.order_by("quartz_input").values_list("pk",
+                                                                                   flat=True))
+        admin = User(login="admin", role=Role.ADMIN)
+        admin.set_password(PASSWORD)
+        admin.save()
+        users = []
+        for i in range(self.operator_count):
+            user = User(login=f"op{i + 1:02d}", role=Role.USER)
+            user.set_password(PASSWORD)
+            users.append(user)
+        User.objects.bulk_create(users)
+        for i, user in enumerate(User.objects.filter(role=Role.USER).order_by("login")):
+            user.multiviewers.set([enabled[i]])
+            user.sources.set(self.source_ids)
+            self.operators.append(Operator(user.login, enabled[i].pk))
+
+    # --- clients ------------------------------------------------------------------------------
+
+    def log_in_operators(self) -> list[Operator]:
+        """Password login of every operator over HTTP, as the login page does."""
+        for operator in self.operators:
+            self.log_in(operator)
+        return self.operators
+
+    def log_in(self, who: Operator) -> Operator:
+        status, _, _ = asyncio.run(request(self.port, "GET", "/api/auth/setup", who))
+        if status != 200:
+            raise SystemExit(f"GET /api/auth/setup answered {status}")
+        status, body, _ = asyncio.run(request(
+            self.port, "POST", "/api/auth/login", who,
+            {"login": who.login, "password": PASSWORD}))
+        if status != 200:
+            raise SystemExit(f"login of {who.login} answered {status}: {body[:200]!r}")
+        return who
+
+
+async def request(port: int, method: str, path: str, who: Operator | None = None,
+                  body: object = None) -> tuple[int, bytes, float]:
+    """One HTTP/1.1 request on a new connection: (status, body, seconds). Cookies the server
+    sets are kept in `who`."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        payload = b"" if body is None else json.dumps(body).encode()
+        headers = {"Host": f"127.0.0.1:{port}", "Connection": "close",
+                   "Accept": "application/json"}
+        if who is not None:
+            headers.update(who.headers(unsafe=method not in ("GET", "HEAD")))
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = str(len(payload))
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        writer.write(head.encode("latin-1") + payload)
+        await writer.drain()
+        status_line = await reader.readline()
+        status = int(status_line.split()[1])
+        length = None
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "set-cookie" and who is not None:
+                cookie = SimpleCookie(value.strip())
+                for key, morsel in cookie.items():
+                    who.cookies[key] = morsel.value
+        data = await (reader.readexactly(length) if length is not None else reader.read())
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+    return status, data, time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from presets.api.views import (
+    ApplyJobView,
+    PresetApplyView,
+    PresetExportView,
+    PresetImportView,
+    PresetsView,
+    PresetView,
+)
+
+urlpatterns = [
+    path("presets", PresetsView.as_view(), name="presets"),
+    path("presets/import", PresetImportView.as_view(), name="presets-import"),
+    path("presets/jobs/<int:job_id>", ApplyJobView.as_view(), name="preset-job"),
+    path("presets/<int:preset_id>", PresetView.as_view(), name="preset"),
+    path("presets/<int:preset_id>/apply", PresetApplyView.as_view(), name="preset-apply"),
+    path("presets/<int:preset_id>/export", PresetExportView.as_view(), name="preset-export"),
+]

@@ -1,0 +1,530 @@
+// The operator control page: multiviewer selector, global parameters, layout drawing,
+// inspector, presets and refresh. Everything goes through the JSON API.
+import { api, busy, setUnauthenticatedHandler, showError } from "./api.js";
+import { Catalog, fillSelect } from "./catalog.js";
+import { openDialog, setupDialog } from "./dialogs.js";
+import { Inspector } from "./inspector.js";
+import { layoutDrawing, layoutThumb } from "./layout-svg.js";
+import { Presets } from "./presets.js";
+import { RefreshPanel } from "./refresh.js";
+import { timeText } from "./util.js";
+
+const POLL_MS = 3000;
+const PARAM_KEYS = ["font", "outer_border", "inner_border", "output_format"];
+const $ = (id) => document.getElementById(id);
+
+
+class ControlPage {
+  constructor() {
+    const root = $("app-root");
+    this.isAdmin = root.dataset.admin === "true";
+    this.login = root.dataset.login;
+    this.catalog = null;
+    this.layouts = new Map();
+    this.multiviewers = [];
+    this.sources = [];
+    this.mv = null;
+    this.mvJson = "";
+    this.selected = null;
+    this.writing = 0;
+    this.pollTimer = null;
+    this.pollAbort = null;
+  }
+
+  async start() {
+    setUnauthenticatedHandler(() => {
+      location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+    });
+    this.bindTopBar();
+    this.bindParams();
+    setupDialog($("layout-dialog"));
+    try {
+      const [catalog, layouts, multiviewers, sources] = await Promise.all([
+        api.get("/api/catalog"), api.get("/api/layouts"), api.get("/api/multiviewers"),
+        api.get("/api/sources"),
+      ]);
+      this.catalog = new Catalog(catalog);
+      for (const layout of layouts.layouts || []) this.layouts.set(layout.layout, layout);
+      this.multiviewers = multiviewers;
+      this.sources = sources;
+    } catch (error) {
+      this.pageError(error);
+      $("workspace").setAttribute("aria-busy", "false");
+      $("drawing").replaceChildren(message("The control page could not load its data."));
+      this.refresh = new RefreshPanel(this);
+      this.refresh.start();
+      return;
+    }
+    this.fillParamChoices();
+    this.inspector = new Inspector(this);
+    this.presets = new Presets(this);
+    this.refresh = new RefreshPanel(this);
+    this.refresh.start();
+    this.fillMultiviewerSelect();
+    const chosen = this.initialMultiviewer();
+    if (chosen) {
+      await this.loadMultiviewer(chosen);
+    } else {
+      $("workspace").setAttribute("aria-busy", "false");
+      $("stage-title").textContent = "No multiviewer";
+      $("stage-hint").hidden = true;
+      $("drawing").replaceChildren(message(this.isAdmin
+        ? "No multiviewer is known yet: run a refresh to read them from the NEXX frame."
+        : "No multiviewer is granted to you yet; ask an admin to grant you one."));
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.poll();
+    });
+    this.schedulePoll();
+  }
+
+  // --- top bar --------------------------------------------------------------------------
+
+  bindTopBar() {
+    $("mv-select").addEventListener("change", (event) => {
+      this.loadMultiviewer(Number(event.target.value));
+    });
+    const userButton = $("user-btn");
+    const menu = $("user-menu");
+    const closeMenu = (focusButton) => {
+      menu.hidden = true;
+      userButton.setAttribute("aria-expanded", "false");
+      if (focusButton) userButton.focus();
+    };
+    userButton.addEventListener("click", () => {
+      const open = menu.hidden;
+      menu.hidden = !open;
+      userButton.setAttribute("aria-expanded", String(open));
+      if (open) menu.querySelector("[role=menuitem]").focus();
+    });
+    menu.addEventListener("keydown", (event) => {
+      const items = [...menu.querySelectorAll("[role=menuitem]")];
+      const index = items.indexOf(document.activeElement);
+      if (event.key === "Escape") {
+        event.preventDefault();
+        closeMenu(true);
+      } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        items[(index + step + items.length) % items.length].focus();
+      } else if (event.key === "Tab") {
+        closeMenu(false);
+      }
+    });
+    document.addEventListener("click", (event) => {
+      if (!menu.hidden && !event.target.closest(".user-menu")) closeMenu(false);
+    });
+    $("logout-btn").addEventListener("click", async () => {
+      try {
+        await api.post("/api/auth/logout");
+      } finally {
+        location.assign("/login");
+      }
+    });
+    $("presets-btn").addEventListener("click", () => this.presets && this.presets.open());
+    $("layout-btn").addEventListener("click", () => this.openLayoutPicker());
+    const breakButton = $("lease-break");
+    if (breakButton) {
+      breakButton.addEventListener("click", () => busy(breakButton, async () => {
+        try {
+          await api.del(`/api/multiviewers/${this.mv.id}/lease`);
+          await this.reload();
+        } catch (error) {
+          this.pageError(error);
+        }
+      }));
+    }
+  }
+
+  fillMultiviewerSelect() {
+    const select = $("mv-select");
+    if (!this.multiviewers.length) {
+      select.replaceChildren(new Option("No multiviewer", ""));
+      select.disabled = true;
+      return;
+    }
+    select.replaceChildren(...this.multiviewers.map((mv) => {
+      const text = mv.label && mv.label !== `MV ${mv.number}` ? `MV ${mv.number} · ${mv.label}`
+        : `MV ${mv.number}`;
+      return new Option(text + (mv.layout ? "" : " (not read yet)"), String(mv.id));
+    }));
+    select.disabled = false;
+    if (this.mv) select.value = String(this.mv.id);
+  }
+
+  initialMultiviewer() {
+    const ids = this.multiviewers.map((mv) => mv.id);
+    const fromHash = Number(new URLSearchParams(location.hash.slice(1)).get("mv"));
+    if (ids.includes(fromHash)) return fromHash;
+    const remembered = Number(localStorage.getItem("mvcontrol.multiviewer"));
+    if (ids.includes(remembered)) return remembered;
+    return ids[0] || null;
+  }
+
+  pageError(error) {
+    showError($("page-error"), error);
+  }
+
+  // --- the multiviewer ------------------------------------------------------------------
+
+  async loadMultiviewer(id) {
+    if (this.pollAbort) this.pollAbort.abort();
+    $("workspace").setAttribute("aria-busy", "true");
+    $("mv-select").value = String(id);
+    if (!this.mv || this.mv.id !== id) {
+      this.selected = null;
+      this.inspector && this.inspector.close();
+      $("drawing").replaceChildren(loadingBlock("Loading the multiviewer…"));
+    }
+    try {
+      const mv = await api.get(`/api/multiviewers/${id}`);
+      showError($("page-error"), null);
+      localStorage.setItem("mvcontrol.multiviewer", String(id));
+      history.replaceState(null, "", `#mv=${id}`);
+      this.render(mv);
+    } catch (error) {
+      this.pageError(error);
+      $("drawing").replaceChildren(message("This multiviewer could not be loaded."));
+    } finally {
+      $("workspace").setAttribute("aria-busy", "false");
+    }
+  }
+
+  async reload() {
+    if (!this.mv) return;
+    const mv = await api.get(`/api/multiviewers/${this.mv.id}`);
+    this.render(mv);
+  }
+
+  /** Show a multiviewer JSON (from a read, a poll or a write's answer). */
+  render(mv, { fromPoll = false } = {}) {
+    const json = JSON.stringify(mv);
+    if (fromPoll && json === this.mvJson) {
+      this.renderLease();
+      return;
+    }
+    const previous = this.mv && this.mv.id === mv.id ? this.mv : null;
+    this.mv = mv;
+    this.mvJson = json;
+    const listed = this.multiviewers.find((m) => m.id === mv.id);
+    if (listed && listed.layout !== mv.layout) {
+      listed.layout = mv.layout;
+      this.fillMultiviewerSelect();
+    }
+    $("stage-title").textContent = mv.label && mv.label !== `MV ${mv.number}`
+      ? `MV ${mv.number} · ${mv.label}` : `MV ${mv.number}`;
+    $("stage-updated").textContent = mv.updated_at ? `State read ${timeText(mv.updated_at)}` : "";
+    this.renderParams();
+    this.renderLease();
+    if (this.selected && !mv.windows.some((w) => w.window === this.selected)) {
+      this.selected = null;
+      this.inspector.close();
+    }
+    this.renderDrawing(previous);
+    if (this.selected) this.inspector.update(this.window(this.selected));
+  }
+
+  window(number) {
+    return this.mv ? this.mv.windows.find((w) => w.window === number) || null : null;
+  }
+
+  geometry() {
+    if (!this.mv) return [];
+    if (this.mv.geometry && this.mv.geometry.length) return this.mv.geometry;
+    const layout = this.layouts.get(this.mv.layout);
+    return layout ? layout.windows : [];
+  }
+
+  renderDrawing(previous) {
+    const drawing = $("drawing");
+    if (!this.mv.layout) {
+      drawing.replaceChildren(message(
+        "The layout of this multiviewer is not known yet: run a refresh to read it."));
+      return;
+    }
+    const focused = document.activeElement && document.activeElement.closest
+      && document.activeElement.closest("g.win");
+    const focusedWindow = focused && drawing.contains(focused) ? Number(focused.dataset.window)
+      : null;
+    const svg = layoutDrawing(this.geometry(), this.mv.windows, {
+      interactive: true,
+      selected: this.selected,
+      staticType: this.catalog.staticType,
+      typeLabels: this.catalog.typeLabels(),
+      label: `Layout ${this.mv.layout} of ${$("stage-title").textContent}`,
+      onSelect: (n) => this.selectWindow(n),
+    });
+    drawing.replaceChildren(svg);
+    if (focusedWindow) {
+      const again = svg.querySelector(`g.win[data-window="${focusedWindow}"]`);
+      if (again) again.focus();
+    }
+    // Windows whose routed source changed since the last view flash once.
+    if (previous) {
+      for (const win of this.mv.windows) {
+        const before = previous.windows.find((w) => w.window === win.window);
+        const was = before && before.source ? before.source.id : null;
+        const now = win.source ? win.source.id : null;
+        if (before && was !== now) {
+          const g = svg.querySelector(`g.win[data-window="${win.window}"]`);
+          if (g) g.classList.add("flash");
+        }
+      }
+    }
+  }
+
+  selectWindow(number) {
+    this.selected = number;
+    for (const g of $("drawing").querySelectorAll("g.win")) {
+      const on = Number(g.dataset.window) === number;
+      g.classList.toggle("selected", on);
+      g.setAttribute("aria-pressed", String(on));
+    }
+    this.inspector.open(this.window(number));
+  }
+
+  // --- lease ----------------------------------------------------------------------------
+
+  get locked() {
+    return Boolean(this.mv && this.mv.lease && !this.mv.lease.mine
+      && new Date(this.mv.lease.expires_at) > new Date());
+  }
+
+  renderLease() {
+    const banner = $("lease-banner");
+    const locked = this.locked;
+    banner.hidden = !locked;
+    if (locked) {
+      const lease = this.mv.lease;
+      $("lease-text").textContent = `${lease.login} is editing this multiviewer until `
+        + `${timeText(lease.expires_at)}: your changes are blocked until then.`;
+    }
+    document.body.classList.toggle("locked", locked);
+    this.updateControls();
+  }
+
+  updateControls() {
+    const disabled = !this.mv || this.locked;
+    $("layout-btn").disabled = !this.mv || this.locked;
+    for (const key of PARAM_KEYS) {
+      const select = document.querySelector(`[data-param="${key}"]`);
+      select.disabled = disabled || this.mv[key] === null || this.mv[key] === undefined;
+    }
+    if (this.inspector) this.inspector.setLocked(this.locked);
+  }
+
+  // --- global parameters ----------------------------------------------------------------
+
+  fillParamChoices() {
+    for (const key of PARAM_KEYS) {
+      fillSelect(document.querySelector(`[data-param="${key}"]`),
+        this.catalog.choices("multiviewer", key));
+    }
+  }
+
+  renderParams() {
+    const mv = this.mv;
+    const layout = this.layouts.get(mv.layout);
+    const thumb = $("layout-thumb");
+    thumb.replaceChildren(...(mv.layout ? [layoutThumb(this.geometry())] : []));
+    $("layout-name").textContent = mv.layout
+      ? `${mv.layout} · ${layout ? layout.name : "layout"}` : "Not read yet";
+    $("layout-btn").setAttribute("aria-label", mv.layout
+      ? `Layout ${mv.layout}, ${layout ? layout.name : ""}: choose another`
+      : "Layout not read yet: choose one");
+    for (const key of PARAM_KEYS) {
+      const select = document.querySelector(`[data-param="${key}"]`);
+      if (select === document.activeElement && select.dataset.dirty) continue;
+      const value = mv[key];
+      if (value === null || value === undefined) {
+        if (![...select.options].some((o) => o.value === "")) {
+          select.prepend(new Option("—", ""));
+        }
+        select.value = "";
+      } else {
+        for (const option of [...select.options]) if (option.value === "") option.remove();
+        select.value = String(value);
+      }
+    }
+  }
+
+  bindParams() {
+    for (const key of PARAM_KEYS) {
+      const select = document.querySelector(`[data-param="${key}"]`);
+      select.addEventListener("change", () => this.changeParam(key, select));
+    }
+  }
+
+  async changeParam(key, select) {
+    const status = $("params-status");
+    const value = Number(select.value);
+    const mvId = this.mv.id;
+    status.className = "param-status";
+    status.textContent = "Applying…";
+    select.setAttribute("aria-busy", "true");
+    this.writing += 1;
+    try {
+      const mv = await api.patch(`/api/multiviewers/${mvId}`, { [key]: value });
+      showError($("params-error"), null);
+      select.removeAttribute("aria-invalid");
+      if (this.mv && this.mv.id === mvId) this.render(mv);
+      status.className = "param-status ok";
+      status.textContent = `${labelOf(key)} applied`;
+    } catch (error) {
+      status.textContent = "";
+      select.setAttribute("aria-invalid", "true");
+      showError($("params-error"), this.explain(error, labelOf(key)));
+      this.handleWriteError(error);
+      if (this.mv && this.mv[key] !== null) select.value = String(this.mv[key]);
+    } finally {
+      this.writing -= 1;
+      select.removeAttribute("aria-busy");
+    }
+  }
+
+  /** Errors from a write: a partial result's summary is appended to the detail. */
+  explain(error, what) {
+    if (error && error.body && error.body.result && error.body.result.applied) {
+      const applied = error.body.result.applied;
+      if (applied.length) {
+        error.fields = { ...error.fields, applied: [applied.join(", ")] };
+      }
+    }
+    if (what && error && error.detail && !error.detail.startsWith(what)) {
+      error.detail = `${what}: ${error.detail}`;
+    }
+    return error;
+  }
+
+  /** After a failed write: the lease or the state may have changed; re-read. */
+  handleWriteError(error) {
+    if (error && (error.code === "edit_lease_held" || (error.body && error.body.result))) {
+      this.reload().catch(() => {});
+    }
+  }
+
+  // --- layout picker --------------------------------------------------------------------
+
+  openLayoutPicker() {
+    const dialog = $("layout-dialog");
+    const grid = $("layout-grid");
+    showError(dialog.querySelector("[data-error]"), null);
+    if (!grid.childElementCount) {
+      for (const layout of [...this.layouts.values()].sort((a, b) => a.layout - b.layout)) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "layout-option";
+        button.dataset.layout = String(layout.layout);
+        const count = layout.window_count ?? layout.windows.length;
+        button.setAttribute("aria-label",
+          `Layout ${layout.layout}: ${layout.name}, ${count} windows`);
+        const name = document.createElement("span");
+        name.className = "lo-name";
+        const strong = document.createElement("strong");
+        strong.textContent = `${layout.layout} · ${layout.name}`;
+        const windows = document.createElement("span");
+        windows.textContent = `${count} window${count === 1 ? "" : "s"}`;
+        name.append(strong, windows);
+        button.append(layoutThumb(layout.windows), name);
+        button.addEventListener("click", () => this.applyLayout(layout.layout, button));
+        grid.append(button);
+      }
+    }
+    let current = null;
+    for (const button of grid.children) {
+      const on = Number(button.dataset.layout) === this.mv.layout;
+      button.setAttribute("aria-current", on ? "true" : "false");
+      button.disabled = this.locked;
+      if (on) current = button;
+    }
+    openDialog(dialog, { focus: current || grid.firstElementChild });
+    if (current) current.scrollIntoView({ block: "nearest" });
+  }
+
+  async applyLayout(number, button) {
+    const dialog = $("layout-dialog");
+    const mvId = this.mv.id;
+    this.writing += 1;
+    await busy(button, async () => {
+      try {
+        const mv = await api.post(`/api/multiviewers/${mvId}/layout`, { layout: number });
+        if (this.mv && this.mv.id === mvId) this.render(mv);
+        dialog.close("done");
+        const status = $("params-status");
+        status.className = "param-status ok";
+        status.textContent = `Layout ${number} applied`;
+        showError($("params-error"), null);
+      } catch (error) {
+        showError(dialog.querySelector("[data-error]"), this.explain(error));
+        this.handleWriteError(error);
+      }
+    });
+    this.writing -= 1;
+  }
+
+  // --- live updates ---------------------------------------------------------------------
+
+  schedulePoll() {
+    clearTimeout(this.pollTimer);
+    this.pollTimer = setTimeout(() => this.poll(), POLL_MS);
+  }
+
+  async poll() {
+    clearTimeout(this.pollTimer);
+    try {
+      if (this.mv && document.visibilityState === "visible" && !this.writing) {
+        this.pollAbort = new AbortController();
+        const id = this.mv.id;
+        const mv = await api.get(`/api/multiviewers/${id}`, { signal: this.pollAbort.signal });
+        if (this.mv && this.mv.id === id && !this.writing) this.render(mv, { fromPoll: true });
+        showError($("page-error"), null);
+      }
+    } catch (error) {
+      if (error.name !== "AbortError") this.pageError(error);
+    } finally {
+      this.pollAbort = null;
+      this.schedulePoll();
+    }
+  }
+
+  /** A refresh run finished: the lists and the multiviewer may all have changed. */
+  async afterRefresh() {
+    try {
+      const [multiviewers, sources] = await Promise.all([
+        api.get("/api/multiviewers"), api.get("/api/sources")]);
+      this.multiviewers = multiviewers;
+      this.sources = sources;
+      this.inspector.setSources(sources);
+      this.fillMultiviewerSelect();
+      if (this.mv) {
+        await this.reload();
+      } else if (multiviewers.length) {
+        await this.loadMultiviewer(multiviewers[0].id);
+      }
+    } catch (error) {
+      this.pageError(error);
+    }
+  }
+}
+
+function labelOf(key) {
+  return { font: "Font", outer_border: "Outer border", inner_border: "Inner border",
+    output_format: "Output format" }[key] || key;
+}
+
+function message(text) {
+  const p = document.createElement("div");
+  p.className = "loading-block";
+  p.textContent = text;
+  return p;
+}
+
+function loadingBlock(text) {
+  const block = message(text);
+  block.setAttribute("role", "status");
+  return block;
+}
+
+const page = new ControlPage();
+// Tests (and curious operators) wait for this: every control is wired and the first data shown.
+page.start().finally(() => { document.body.dataset.ready = "true"; });
