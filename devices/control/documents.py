@@ -68,7 +68,10 @@ def multiviewer_document(mv: Multiviewer, user) -> dict:
     snapshot = StateService.multiviewer_snapshot(mv)
     state = snapshot.state
     layout = state.layout if state else None
-    count = snapshot.window_count
+    # The geometry gives the window count too: one layout query instead of two (this document
+    # is the control page's most frequent read; bench/api_load.py).
+    layout_windows = layout_geometry(layout) if layout else []
+    count = len(layout_windows) if layout else None
     by_index = {w.window_index: w for w in snapshot.windows}
     sources = _sources_by_input(r.input for r in snapshot.routes.values())
     windows = []
@@ -89,7 +92,7 @@ def multiviewer_document(mv: Multiviewer, user) -> dict:
             "route_updated_at": route.updated_at if route else None,
         })
     geometry = [{"window": w["id"], "x": w["x"], "y": w["y"], "w": w["w"], "h": w["h"]}
-                for w in (layout_geometry(layout) if layout else [])]
+                for w in layout_windows]
     return {
         "id": mv.pk,
         "number": mv.number,
