@@ -1,31 +1,68 @@
-"""Database sessions whose sliding lifetime costs a write at most once a minute.
+"""Database sessions whose sliding lifetime costs a write at most once a minute, read through
+Redis when REDIS_URL is set.
 
 SESSION_SAVE_EVERY_REQUEST pushes a session's expiry forward on every request: with the plain
 database engine that is an UPDATE and a commit on every read of the control page, the largest
 part of a GET's database work. Here an unchanged session is written again only when its expiry
 would move by more than REFRESH_AFTER; a session with changed data is always saved at once.
 The lifetime therefore slides in steps of a minute at most (12 hours by default).
+
+With REDIS_URL set, sessions are also kept in the shared cache (as Django's cached_db engine
+does): a request reads its session from Redis and the database stays the record. Without Redis
+the cache is per process, where a logout in one gunicorn worker would not end the session in
+the others, so then every read goes to the database. A deleted session leaves a tombstone in the
+cache for its lifetime, so a request that read it from the database just before the delete
+cannot put it back into the cache afterwards.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.sessions.backends import db
+from django.core.cache import caches
+from django.utils import timezone
 
 REFRESH_AFTER = timedelta(seconds=60)
+CACHE_PREFIX = "mvcontrol.session:"
+_DELETED = "deleted"
+
+
+def _shared_cache():
+    """The cache sessions are kept in: only a cache every process shares (Redis)."""
+    return caches[settings.SESSION_CACHE_ALIAS] if settings.REDIS_URL else None
 
 
 class SessionStore(db.SessionStore):
     _stored_expiry: datetime | None = None
 
+    @property
+    def cache_key(self) -> str:
+        return CACHE_PREFIX + self._get_or_create_session_key()
+
     def load(self) -> dict:
+        cache = _shared_cache()
+        if cache is not None and self.session_key is not None:
+            cached = cache.get(self.cache_key)
+            if cached == _DELETED:
+                self._session_key = None
+                self._stored_expiry = None
+                return {}
+            if isinstance(cached, dict) and cached["expiry"] > timezone.now():
+                self._stored_expiry = cached["expiry"]
+                return dict(cached["data"])
         stored = self._get_session_from_db()
         if stored is None:
             self._stored_expiry = None
             return {}
         self._stored_expiry = stored.expire_date
-        return self.decode(stored.session_data)
+        data = self.decode(stored.session_data)
+        if cache is not None:
+            # add, not set: a delete's tombstone in between wins.
+            cache.add(self.cache_key, {"data": data, "expiry": stored.expire_date},
+                      self._cache_seconds(stored.expire_date))
+        return data
 
     def save(self, must_create: bool = False) -> None:
         if (not must_create and not self.modified and self._stored_expiry is not None
@@ -34,3 +71,18 @@ class SessionStore(db.SessionStore):
             return
         super().save(must_create=must_create)
         self._stored_expiry = self.get_expiry_date()
+        cache = _shared_cache()
+        if cache is not None:
+            cache.set(self.cache_key, {"data": dict(self._session), "expiry": self._stored_expiry},
+                      self._cache_seconds(self._stored_expiry))
+
+    def delete(self, session_key: str | None = None) -> None:
+        key = session_key if session_key is not None else self.session_key
+        super().delete(session_key)
+        cache = _shared_cache()
+        if cache is not None and key is not None:
+            cache.set(CACHE_PREFIX + key, _DELETED, settings.SESSION_COOKIE_AGE)
+
+    @staticmethod
+    def _cache_seconds(expiry: datetime) -> int:
+        return max(1, int((expiry - timezone.now()).total_seconds()))

@@ -1,10 +1,12 @@
 """API latency and throughput under gunicorn, with the device emulators, on the embedded database.
 
     .venv/bin/python bench/api_load.py [--workers N] [--operators 32] [--duration 8]
-                                        (or: make bench)
+        [--no-redis] [--worker-class gthread --threads 4]          (or: make bench)
 
 Starts the stack (bench/stack.py: gunicorn with N sync workers, default 2 x cores + 1, a scratch
-database, the NEXX and Quartz emulators, one refresh run), logs in the operators with their
+database, the NEXX and Quartz emulators, one refresh run, and — when redis-server is installed,
+unless --no-redis — a throw-away local redis-server with REDIS_URL pointing at it, as a
+production install with Redis runs; printed), logs in the operators with their
 passwords, then for concurrency 1, 8 and 32 measures p50/p99 latency and requests per second of
 - GET /api/multiviewers/{id}: each operator reads the multiviewer granted to them;
 - window writes, POST /api/multiviewers/{id}/windows/1 {"source", "pcm_bars"}: one router
@@ -17,6 +19,8 @@ writing flat out would otherwise be held to WRITE_RATE after a second, and the b
 server; bench/protection.py runs with them on. The frame's throttle is set to 100 requests/s (the
 most the integration settings allow), so write throughput tops out near 95/s by design.
 
+The load generator is one asyncio process (a new connection per request with sync workers;
+kept-alive connections with gthread workers); the table shows its own CPU share.
 Prints a table and writes bench/results/api_load-<time>.json.
 Targets (2-core machine): GET p99 <= 50 ms at concurrency 32 and >= 400 requests/s; a window
 write adds <= 5 ms (p50) to the device round trip.
@@ -27,6 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
+import shutil
 import statistics
 import sys
 import time
@@ -34,14 +41,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import BASE_DIR, Operator, Stack, cpu_description, percentile, request  # noqa: E402
+from stack import (  # noqa: E402
+    BASE_DIR,
+    Connection,
+    Operator,
+    Stack,
+    cpu_description,
+    percentile,
+)
 
 LEVELS = (1, 8, 32)
 WARM_UP = 1.0  # seconds of load before each measurement starts
 RESULTS = BASE_DIR / "bench" / "results"
 
 
-async def _load(port: int, duration: float, concurrency: int, make_request) -> dict:
+async def _load(port: int, duration: float, concurrency: int, make_request,
+                keep_alive: bool = False) -> dict:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
@@ -50,19 +65,26 @@ async def _load(port: int, duration: float, concurrency: int, make_request) -> d
 
     async def worker(i: int) -> None:
         n = 0
+        connection = Connection(port, keep_alive)
         while True:
             now = time.perf_counter()
             if now >= stop_at:
+                await connection.close()
                 return
             method, path, who, body = make_request(i, n)
             n += 1
-            status, _, seconds = await request(port, method, path, who, body)
+            status, _, seconds = await connection.request(method, path, who, body)
             if time.perf_counter() - seconds >= measure_from:  # started after the warm-up
                 latencies.append(seconds)
                 statuses[status] = statuses.get(status, 0) + 1
 
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     elapsed = time.perf_counter() - measure_from
+    # The load generator shares the machine with the server: its own CPU, in % of all cores.
+    client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime + cpu_after.ru_stime
+                  - cpu_before.ru_stime) / (time.perf_counter() - start) / (os.cpu_count() or 1)
     return {
         "concurrency": concurrency,
         "requests": len(latencies),
@@ -72,6 +94,7 @@ async def _load(port: int, duration: float, concurrency: int, make_request) -> d
         "p99_ms": round(percentile(latencies, 99) * 1000, 2) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "client_cpu_percent": round(client_cpu * 100, 1),
     }
 
 
@@ -107,20 +130,39 @@ def main() -> int:
                         help="seconds measured per concurrency level (after 1 s of warm-up)")
     parser.add_argument("--samples", type=int, default=200,
                         help="direct device round trips timed")
+    parser.add_argument("--redis", action=argparse.BooleanOptionalAction,
+                        default=shutil.which("redis-server") is not None,
+                        help="start a throw-away local redis-server and set REDIS_URL (shared "
+                             "cache, sessions read from Redis); default: when installed")
+    parser.add_argument("--worker-class", default="sync",
+                        help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--keep-alive", action=argparse.BooleanOptionalAction, default=None,
+                        help="clients reuse their connection (default: unless the workers "
+                             "are sync, which close after each answer)")
     args = parser.parse_args()
+    keep_alive = (args.keep_alive if args.keep_alive is not None
+                  else not (args.worker_class == "sync" and args.threads == 1))
     if args.operators < max(LEVELS):
         parser.error(f"--operators must be at least {max(LEVELS)} (one per concurrent writer)")
 
     print("Rate limits off for this bench (RATELIMIT_ENABLE=false): operators writing flat out "
           "would be held to WRITE_RATE per user; the per-user limits are exercised by "
           "bench/protection.py and the test suite.")
+    print("Redis: " + ("a local redis-server (REDIS_URL set: shared cache, sessions read from "
+                       "Redis)" if args.redis else "none (per-process cache, sessions read from "
+                                                  "the database)"))
     stack = Stack(workers=args.workers, operators=args.operators,
-                  env={"RATELIMIT_ENABLE": "false"}, suffix="bench_api")
+                  env={"RATELIMIT_ENABLE": "false"}, suffix="bench_api", redis=args.redis,
+                  gunicorn_args=["--worker-class", args.worker_class,
+                                 "--threads", str(args.threads), "--keep-alive", "5"])
     with stack:
         operators = stack.log_in_operators()
         machine = cpu_description()
         print(f"machine: {machine['cores']} cores, {machine['cpu']}, {machine['ram_gib']} GiB RAM;"
-              f" gunicorn {stack.workers} sync workers; {len(operators)} operators logged in")
+              f" gunicorn {stack.workers} {args.worker_class} workers x {args.threads} threads;"
+              f" clients {'keep connections alive' if keep_alive else 'connect per request'};"
+              f" {len(operators)} operators logged in")
         source_ids = stack.source_ids
 
         def read(i: int, n: int):
@@ -133,24 +175,28 @@ def main() -> int:
             return "POST", f"/api/multiviewers/{who.multiviewer}/windows/1", who, body
 
         results: dict = {"machine": machine, "workers": stack.workers,
+                         "worker_class": args.worker_class, "threads": args.threads,
+                         "keep_alive": keep_alive, "redis": args.redis,
                          "operators": len(operators), "duration": args.duration,
                          "get": [], "write": []}
         for level in LEVELS:
-            results["get"].append(asyncio.run(_load(stack.port, args.duration, level, read)))
+            results["get"].append(asyncio.run(_load(stack.port, args.duration, level, read,
+                                                     keep_alive)))
         results["device_round_trip"] = device_round_trip(stack, operators[0], args.samples)
         for level in LEVELS:
-            results["write"].append(asyncio.run(_load(stack.port, args.duration, level, write)))
+            results["write"].append(asyncio.run(_load(stack.port, args.duration, level, write,
+                                                       keep_alive)))
         results["nexx_frame"] = stack.emulators.nexx_stats()["peak_1s_window"]
 
     print()
     print(f"{'request':<34}{'conc.':>6}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"  statuses")
+          f"{'client CPU':>12}  statuses")
     for kind, label in (("get", "GET /api/multiviewers/{id}"),
                         ("write", "POST .../windows/1 (source+bars)")):
         for row in results[kind]:
             print(f"{label:<34}{row['concurrency']:>6}{row['requests']:>10}"
                   f"{row['requests_per_second']:>9}{row['p50_ms']:>9}{row['p99_ms']:>9}"
-                  f"  {json.dumps(row['statuses'])}")
+                  f"{row['client_cpu_percent']:>11}%  {json.dumps(row['statuses'])}")
     device = results["device_round_trip"]
     write_1 = results["write"][0]
     added = round(write_1["p50_ms"] - device["p50_ms"], 2)

@@ -13,8 +13,9 @@
   django-q2 cluster, both on that database.
 
 The HTTP client is a small asyncio one (one connection per request, as gunicorn's sync workers
-close after each answer), so the load generator costs little of the CPU it shares with the
-server.
+close after each answer; `Connection(port, keep_alive=True)` reuses one while the server keeps
+it open, as gthread workers do), so the load generator costs little of the CPU it shares with
+the server.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -147,10 +149,16 @@ class Stack:
     def __init__(self, *, workers: int | None = None, q_workers: int = 0, operators: int = 32,
                  multiviewers: int = 40, nexx_rate: float = 100.0,
                  nexx_limit: float | None = None, quartz_rate: float = 1000.0,
-                 env: dict[str, str] | None = None, suffix: str = "bench_stack") -> None:
+                 env: dict[str, str] | None = None, suffix: str = "bench_stack",
+                 redis: bool = False, gunicorn_args: list[str] | None = None) -> None:
         """`nexx_rate`/`quartz_rate`: the integration settings' limits (the global throttle);
-        `nexx_limit`: what the emulated frame refuses above (None: nothing)."""
+        `nexx_limit`: what the emulated frame refuses above (None: nothing); `redis`: start a
+        throw-away local redis-server and set REDIS_URL (shared cache and cached sessions);
+        `gunicorn_args`: added to gunicorn's command line (worker class, threads…)."""
         self.workers = workers or 2 * (os.cpu_count() or 1) + 1
+        self.redis = redis
+        self.redis_url = ""
+        self.gunicorn_args = list(gunicorn_args or [])
         self.q_workers = q_workers
         self.operator_count = operators
         self.multiviewers = multiviewers
@@ -190,12 +198,14 @@ class Stack:
         self._original_db = connection.settings_dict["NAME"]
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         self.emulators = Emulators(self.multiviewers, self.nexx_limit)
+        if self.redis:
+            self._start_redis()
         self._configure_devices()
         self._seed()
         env = self.env()
         self._spawn([sys.executable, "-m", "gunicorn", "mvcontrol.wsgi",
                      "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-                     "--backlog", "2048", "--log-level", "warning"], env)
+                     "--backlog", "2048", "--log-level", "warning", *self.gunicorn_args], env)
         if self.q_workers:
             self._spawn([sys.executable, "manage.py", "qcluster"],
                         {**env, "Q_WORKERS": str(self.q_workers)})
@@ -228,6 +238,29 @@ class Stack:
             connection.creation.destroy_test_db(self._original_db, verbosity=0)
             self._original_db = ""
 
+    def _start_redis(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("redis-server is not installed (run without Redis instead)")
+        port = free_port()
+        self.processes.append(subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        import redis
+
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("redis-server did not start") from None
+                time.sleep(0.05)
+        self.redis_url = url
+
     def env(self) -> dict[str, str]:
         from tests.support import database_url
 
@@ -243,6 +276,9 @@ class Stack:
             "PYTHONPATH": str(BASE_DIR),
         })
         env.pop("TEST_DB_SUFFIX", None)
+        env.pop("REDIS_URL", None)
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
         env.update(self.extra_env)
         return env
 
@@ -336,15 +372,42 @@ class Stack:
         return who
 
 
-async def request(port: int, method: str, path: str, who: Operator | None = None,
-                  body: object = None) -> tuple[int, bytes, float]:
-    """One HTTP/1.1 request on a new connection: (status, body, seconds). Cookies the server
-    sets are kept in `who`."""
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+class Connection:
+    """One client's HTTP/1.1 connection. With `keep_alive` it is reused from request to request
+    for as long as the server keeps it open (gunicorn's gthread workers do; sync workers close
+    after each answer, and then every request opens a new one)."""
+
+    def __init__(self, port: int, keep_alive: bool = False) -> None:
+        self.port = port
+        self.keep_alive = keep_alive
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, who: Operator | None = None,
+                      body: object = None) -> tuple[int, bytes, float]:
+        """(status, body, seconds), connecting first when needed. Cookies the server sets are
+        kept in `who`."""
+        started = time.perf_counter()
+        reused = self.writer is not None
+        try:
+            result = await self._exchange(method, path, who, body)
+        except (ConnectionError, asyncio.IncompleteReadError, IndexError, ValueError):
+            # A kept-alive connection the server closed meanwhile: once more on a new one.
+            await self.close()
+            if not reused:
+                raise
+            started = time.perf_counter()
+            result = await self._exchange(method, path, who, body)
+        return result[0], result[1], time.perf_counter() - started
+
+    async def _exchange(self, method: str, path: str, who: Operator | None,
+                        body: object) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self.reader, self.writer
         payload = b"" if body is None else json.dumps(body).encode()
-        headers = {"Host": f"127.0.0.1:{port}", "Connection": "close",
+        headers = {"Host": f"127.0.0.1:{self.port}",
+                   "Connection": "keep-alive" if self.keep_alive else "close",
                    "Accept": "application/json"}
         if who is not None:
             headers.update(who.headers(unsafe=method not in ("GET", "HEAD")))
@@ -358,6 +421,7 @@ async def request(port: int, method: str, path: str, who: Operator | None = None
         status_line = await reader.readline()
         status = int(status_line.split()[1])
         length = None
+        closing = not self.keep_alive
         while True:
             line = await reader.readline()
             if line in (b"\r\n", b"\n", b""):
@@ -366,18 +430,37 @@ async def request(port: int, method: str, path: str, who: Operator | None = None
             name = name.strip().lower()
             if name == "content-length":
                 length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                closing = True
             elif name == "set-cookie" and who is not None:
                 cookie = SimpleCookie(value.strip())
                 for key, morsel in cookie.items():
                     who.cookies[key] = morsel.value
-        data = await (reader.readexactly(length) if length is not None else reader.read())
-    finally:
+        if length is None:
+            closing = True
+            data = await reader.read()
+        else:
+            data = await reader.readexactly(length)
+        if closing:
+            await self.close()
+        return status, data
+
+    async def close(self) -> None:
+        writer, self.reader, self.writer = self.writer, None, None
+        if writer is None:
+            return
         writer.close()
         try:
             await writer.wait_closed()
         except OSError:
             pass
-    return status, data, time.perf_counter() - started
+
+
+async def request(port: int, method: str, path: str, who: Operator | None = None,
+                  body: object = None) -> tuple[int, bytes, float]:
+    """One HTTP/1.1 request on a new connection: (status, body, seconds). Cookies the server
+    sets are kept in `who`."""
+    return await Connection(port).request(method, path, who, body)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -6,13 +6,17 @@ lists filter by AccessService themselves).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
+from django.db import connection
+
 from accounts.services import AccessService
-from devices.control import leases
 from devices.models import Multiviewer, Source
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
 from devices.nexx.layouts import layout_geometry
+from mvcontrol.errors import NotFound
 from state.models import MultiviewerState, RoutingState
 from state.planning import MULTIVIEWER_KEYS, UMD_KEYS
 from state.services import StateService
@@ -45,14 +49,6 @@ def multiviewers_list(user) -> list[dict]:
     return rows
 
 
-def _lease(mv: Multiviewer, user) -> dict | None:
-    holder = leases.current(multiviewer=mv)
-    if holder is None:
-        return None
-    return {"login": holder.login, "expires_at": holder.expires_at,
-            "mine": holder.user_id == user.pk}
-
-
 def _umd_layers(stored: object) -> list[dict]:
     layers = stored if isinstance(stored, list) else []
     out = []
@@ -62,14 +58,113 @@ def _umd_layers(stored: object) -> list[dict]:
     return out
 
 
+# The multiviewer, the version of every row the shared part of its document is built from, and
+# the live edit lease, in one statement. A row's (xmin, ctid) names its version: any UPDATE,
+# INSERT or DELETE by anyone (API, refresh, listener, admin, a bulk .update()) makes a new one,
+# so the stamp changes with every committed write, whoever made it, without the writers' help.
+_STAMP_SQL = """
+SELECT m.id, m.nexx_index, m.label, m.enabled, m.quartz_output_base,
+  m.xmin::text || m.ctid::text,
+  (SELECT string_agg(id || ':' || xmin::text || ctid::text, ',' ORDER BY id)
+     FROM state_mv WHERE multiviewer_id = m.id),
+  (SELECT string_agg(id || ':' || xmin::text || ctid::text, ',' ORDER BY id)
+     FROM state_windows WHERE multiviewer_id = m.id),
+  (SELECT string_agg(r.id || ':' || r.xmin::text || r.ctid::text || ':'
+                     || coalesce(s.id || ':' || s.xmin::text || s.ctid::text, '-'),
+                     ',' ORDER BY r.id)
+     FROM state_routing r LEFT JOIN devices_source s ON s.quartz_input = r.input
+    WHERE r.output BETWEEN m.quartz_output_base AND m.quartz_output_base + %(last)s),
+  (SELECT string_agg(w.id || ':' || w.xmin::text || w.ctid::text, ',' ORDER BY w.id)
+     FROM devices_nexx_layout_window w
+    WHERE w.layout_id = (SELECT layout FROM state_mv WHERE multiviewer_id = m.id)),
+  lease.user_id, lease.login, lease.expires_at
+FROM devices_multiviewer m
+LEFT JOIN (SELECT l.user_id, u.login, l.expires_at
+             FROM devices_edit_lease l JOIN accounts_user u ON u.id = l.user_id
+            WHERE l.multiviewer_id = %(mv)s AND l.expires_at > now()) AS lease ON true
+WHERE m.id = %(mv)s
+"""
+# Built documents by (multiviewer, stamp), in each process. A stamp names one version of every
+# row read, so an entry can never be stale, only unused: no need to share it between processes
+# or to drop it; the oldest go when there are too many.
+_DOCUMENTS: OrderedDict[tuple[int, str], dict] = OrderedDict()
+_DOCUMENTS_LOCK = threading.Lock()
+DOCUMENTS_KEPT = 256
+
+
+def read_multiviewer_document(pk: int, user) -> dict:
+    """GET /api/multiviewers/{id} for `user`: NotFound, Forbidden (not_granted) as the other
+    endpoints answer, else multiviewer_document. The multiviewer is read with the stamp."""
+    from devices.control.services import require_multiviewer
+
+    row = _stamp(pk)
+    if row is None:
+        raise NotFound(f"Multiviewer #{pk} does not exist.")
+    mv = _multiviewer_of(row)
+    require_multiviewer(user, mv)
+    return _document(mv, row, user)
+
+
 def multiviewer_document(mv: Multiviewer, user) -> dict:
-    """GET /api/multiviewers/{id}: parameters, geometry, and each window of the current layout
-    with its router output, routed source, PCM bars and UMD layers."""
+    """The multiviewer document as `user` sees it: parameters, geometry, and each window of the
+    current layout with its router output, routed source, PCM bars and UMD layers.
+
+    The part every user sees alike is kept in memory under the stamp of the rows it comes from
+    (read with the multiviewer and its edit lease in one query); the lease ("mine") is added per
+    user. Any write, by anyone, changes the stamp: a kept document is never answered once the
+    state it shows has changed. Documents are shared between requests: read them, never change
+    them."""
+    row = _stamp(mv.pk)
+    if row is None:
+        raise NotFound(f"Multiviewer #{mv.pk} does not exist.")
+    return _document(_multiviewer_of(row), row, user)
+
+
+def _stamp(pk: int) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_SQL, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1})
+        return cursor.fetchone()
+
+
+def _multiviewer_of(row: tuple) -> Multiviewer:
+    mv = Multiviewer(id=row[0], nexx_index=row[1], label=row[2], enabled=row[3],
+                     quartz_output_base=row[4])
+    mv._state.adding = False
+    mv._state.db = connection.alias
+    return mv
+
+
+def _document(mv: Multiviewer, row: tuple, user) -> dict:
+    key = (mv.pk, "|".join(part or "" for part in row[5:10]))
+    with _DOCUMENTS_LOCK:
+        shared = _DOCUMENTS.get(key)
+        if shared is not None:
+            _DOCUMENTS.move_to_end(key)
+    if shared is None:
+        # Built from rows read after the stamp (the multiviewer's with it): never older than
+        # the stamp it is kept under.
+        shared = _shared_document(mv)
+        with _DOCUMENTS_LOCK:
+            _DOCUMENTS[key] = shared
+            while len(_DOCUMENTS) > DOCUMENTS_KEPT:
+                _DOCUMENTS.popitem(last=False)
+    holder_id, login, expires_at = row[10:]
+    lease = None if holder_id is None else {"login": login, "expires_at": expires_at,
+                                            "mine": holder_id == user.pk}
+    document = {}
+    for name, value in shared.items():
+        if name == "geometry":  # the serializer's field order
+            document["lease"] = lease
+        document[name] = value
+    return document
+
+
+def _shared_document(mv: Multiviewer) -> dict:
+    """The document without its lease: the same for every user who may see it."""
     snapshot = StateService.multiviewer_snapshot(mv)
     state = snapshot.state
     layout = state.layout if state else None
-    # The geometry gives the window count too: one layout query instead of two (this document
-    # is the control page's most frequent read; bench/api_load.py).
+    # The geometry gives the window count too: one layout query instead of two.
     layout_windows = layout_geometry(layout) if layout else []
     count = len(layout_windows) if layout else None
     by_index = {w.window_index: w for w in snapshot.windows}
@@ -102,7 +197,6 @@ def multiviewer_document(mv: Multiviewer, user) -> dict:
         **{key: getattr(state, key) if state else None for key in MULTIVIEWER_KEYS},
         "window_count": count,
         "updated_at": state.updated_at if state else None,
-        "lease": _lease(mv, user),
         "geometry": geometry,
         "windows": windows,
     }
