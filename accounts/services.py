@@ -423,6 +423,15 @@ class AccessService:
         return _active(user) and user.multiviewers.filter(pk=_pk(mv), enabled=True).exists()
 
     @staticmethod
+    def can_use_multiviewer_granted(user: AnyUser, mv: Multiviewer, *, granted: bool) -> bool:
+        """can_use_multiviewer for a caller that read the grant itself, with other data in one
+        query (`granted`: `mv` is among the user's granted multiviewers; `mv.enabled` as read
+        in that query)."""
+        if _is_admin(user):
+            return True
+        return _active(user) and granted and mv.enabled
+
+    @staticmethod
     def can_use_output(user: AnyUser, output: int) -> bool:
         """A router output is usable when it feeds a window of a granted multiviewer that is
         switched on (quartz_output_base .. quartz_output_base + 15)."""

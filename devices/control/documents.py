@@ -62,6 +62,7 @@ def _umd_layers(stored: object) -> list[dict]:
 # the live edit lease, in one statement. A row's (xmin, ctid) names its version: any UPDATE,
 # INSERT or DELETE by anyone (API, refresh, listener, admin, a bulk .update()) makes a new one,
 # so the stamp changes with every committed write, whoever made it, without the writers' help.
+# The last column is the asking user's grant of the multiviewer (the read's access check).
 _STAMP_SQL = """
 SELECT m.id, m.nexx_index, m.label, m.enabled, m.quartz_output_base,
   m.xmin::text || m.ctid::text,
@@ -77,7 +78,9 @@ SELECT m.id, m.nexx_index, m.label, m.enabled, m.quartz_output_base,
   (SELECT string_agg(w.id || ':' || w.xmin::text || w.ctid::text, ',' ORDER BY w.id)
      FROM devices_nexx_layout_window w
     WHERE w.layout_id = (SELECT layout FROM state_mv WHERE multiviewer_id = m.id)),
-  lease.user_id, lease.login, lease.expires_at
+  lease.user_id, lease.login, lease.expires_at,
+  EXISTS (SELECT 1 FROM user_access_mvs g WHERE g.multiviewer_id = m.id
+             AND g.user_id = %(user)s)
 FROM devices_multiviewer m
 LEFT JOIN (SELECT l.user_id, u.login, l.expires_at
              FROM devices_edit_lease l JOIN accounts_user u ON u.id = l.user_id
@@ -97,11 +100,12 @@ def read_multiviewer_document(pk: int, user) -> dict:
     endpoints answer, else multiviewer_document. The multiviewer is read with the stamp."""
     from devices.control.services import require_multiviewer
 
-    row = _stamp(pk)
+    row = _stamp(pk, user)
     if row is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")
     mv = _multiviewer_of(row)
-    require_multiviewer(user, mv)
+    if not AccessService.can_use_multiviewer_granted(user, mv, granted=row[13]):
+        require_multiviewer(user, mv)  # raises the answer the other endpoints give
     return _document(mv, row, user)
 
 
@@ -114,15 +118,16 @@ def multiviewer_document(mv: Multiviewer, user) -> dict:
     user. Any write, by anyone, changes the stamp: a kept document is never answered once the
     state it shows has changed. Documents are shared between requests: read them, never change
     them."""
-    row = _stamp(mv.pk)
+    row = _stamp(mv.pk, user)
     if row is None:
         raise NotFound(f"Multiviewer #{mv.pk} does not exist.")
     return _document(_multiviewer_of(row), row, user)
 
 
-def _stamp(pk: int) -> tuple | None:
+def _stamp(pk: int, user) -> tuple | None:
     with connection.cursor() as cursor:
-        cursor.execute(_STAMP_SQL, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1})
+        cursor.execute(_STAMP_SQL, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1,
+                                    "user": getattr(user, "pk", None)})
         return cursor.fetchone()
 
 
@@ -148,7 +153,7 @@ def _document(mv: Multiviewer, row: tuple, user) -> dict:
             _DOCUMENTS[key] = shared
             while len(_DOCUMENTS) > DOCUMENTS_KEPT:
                 _DOCUMENTS.popitem(last=False)
-    holder_id, login, expires_at = row[10:]
+    holder_id, login, expires_at = row[10:13]
     lease = None if holder_id is None else {"login": login, "expires_at": expires_at,
                                             "mine": holder_id == user.pk}
     document = {}

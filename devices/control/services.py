@@ -129,6 +129,8 @@ class _Plan:
     nexx: list[_NexxItem] = field(default_factory=list)
     switches: list[_Switch] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # The router settings read while planning switches, sent with too (one read per change).
+    quartz: QuartzSettings | None = None
 
     @property
     def empty(self) -> bool:
@@ -151,10 +153,9 @@ def require_multiviewer(user, multiviewer: Multiviewer) -> None:
         raise _not_granted(exc) from None
 
 
-def _router_limits() -> tuple[int, int] | None:
+def _router_limits(quartz: QuartzSettings) -> tuple[int, int] | None:
     """(sources, outputs) of the configured router; None when it is not configured (the switch
     then fails with integration_not_configured)."""
-    quartz = QuartzSettings.load()
     if not quartz.configured:
         return None
     return quartz.source_count, quartz.output_count
@@ -221,7 +222,8 @@ def _plan_windows(*, user, mv: Multiviewer, change: MultiviewerChange,
                        "refresh the state first.", code="layout_unknown")
     windows_in_layout = window_count(layout) if layout is not None else WINDOWS_PER_MULTIVIEWER
     cached = {w.window_index: w for w in WindowState.objects.filter(multiviewer=mv)}
-    limits = _router_limits()
+    plan.quartz = QuartzSettings.load()
+    limits = _router_limits(plan.quartz)
     seen: set[int] = set()
     switches: list[_Switch] = []
     for wc in change.windows:
@@ -425,7 +427,8 @@ class ControlService:
         granted to `user` (any output for admins) and the source must be granted. The output
         need not be shown by the multiviewer's current layout. Takes the edit lease of the
         multiviewer whose window the output feeds."""
-        limits = _router_limits()
+        quartz_settings = QuartzSettings.load()
+        limits = _router_limits(quartz_settings)
         errors: dict[str, list[str]] = {}
         if limits is not None:
             sources, outputs = limits
@@ -453,7 +456,7 @@ class ControlService:
             leases.take(multiviewer=owner, user=user)
         from devices.quartz.service import QuartzService
 
-        QuartzService.from_settings().switch(output, source.quartz_input)
+        QuartzService.from_settings(quartz_settings).switch(output, source.quartz_input)
         return StateService.record_route(output, source.quartz_input)
 
     @staticmethod
@@ -528,7 +531,7 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
     from devices.quartz.service import QuartzService
 
     try:
-        quartz = QuartzService.from_settings()
+        quartz = QuartzService.from_settings(plan.quartz)
     except DeviceError as exc:
         _fail(result, [s.name for s in plan.switches], exc)
         return

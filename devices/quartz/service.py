@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from devices.errors import DeviceError, DeviceNotConfigured, DeviceRefused, OutputLocked
 from devices.quartz.client import NoAnswer, QuartzClient, Subscriber
@@ -35,6 +36,9 @@ from devices.quartz.codec import (
 )
 from devices.throttle import Throttle
 from mvcontrol.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from devices.models import QuartzSettings
 
 LEVEL = "V"  # the project routes video only
 LIST_SPAN = 8  # routes per `.L` reply
@@ -120,13 +124,15 @@ class QuartzService:
         self._long_names = True
 
     @classmethod
-    def from_settings(cls) -> QuartzService:
-        """The process's shared service for the current QuartzSettings.
+    def from_settings(cls, settings: QuartzSettings | None = None) -> QuartzService:
+        """The process's shared service for the current QuartzSettings (`settings`: the row
+        the caller read for this same request, to read it once).
 
         Raises DeviceNotConfigured when no router address is set."""
         from devices.models import QuartzSettings
 
-        settings = QuartzSettings.load()
+        if settings is None:
+            settings = QuartzSettings.load()
         if not settings.configured:
             raise DeviceNotConfigured(
                 "The Quartz router is not configured: set its address in the integration "
