@@ -178,7 +178,9 @@ class StateService:
         unknown = set(values) - set(MULTIVIEWER_KEYS)
         if unknown:
             raise ValueError(f"not multiviewer parameters: {', '.join(sorted(unknown))}")
-        with transaction.atomic():
+        # Part of the caller's transaction when there is one: a savepoint would only add round
+        # trips, and a failure must undo the caller's whole record anyway.
+        with transaction.atomic(savepoint=False):
             state, _ = MultiviewerState.objects.select_for_update().get_or_create(
                 multiviewer=mv, defaults={"updated_at": timezone.now()})
             for key, value in values.items():
@@ -202,7 +204,7 @@ class StateService:
             unknown = set(values) - set(UMD_KEYS)
             if unknown:
                 raise ValueError(f"not UMD parameters: {', '.join(sorted(unknown))}")
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             window, _ = WindowState.objects.select_for_update().get_or_create(
                 multiviewer=mv, window_index=window_index,
                 defaults={"umd": [{} for _ in range(LAYERS_PER_WINDOW)],
@@ -222,9 +224,10 @@ class StateService:
     @staticmethod
     def record_route(output: int, input: int | None) -> RoutingState:
         """The router now sends `input` to `output` (None: unknown)."""
-        with transaction.atomic():
-            route, _ = RoutingState.objects.update_or_create(
-                output=output, defaults={"input": input, "updated_at": timezone.now()})
+        # One INSERT … ON CONFLICT: no read, no savepoint, whoever else writes the same output.
+        route = RoutingState(output=output, input=input, updated_at=timezone.now())
+        RoutingState.objects.bulk_create([route], update_conflicts=True, unique_fields=["output"],
+                                         update_fields=["input", "updated_at"])
         return route
 
 
