@@ -11,8 +11,6 @@ The devices are the state tests' emulators (tests/state/conftest.py): a 4-multiv
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +30,7 @@ from devices.errors import (
 from devices.nexx.client import DeviceServerError
 from devices.nexx.emulator import NexxEmulator
 from tests.fixtures.nexx import point_settings_at
+from tests.fixtures.quartz import AnythingRouter
 from tests.state.conftest import Devices, make_devices, point_quartz_at  # noqa: F401 - fixture
 from tests.support import free_port
 
@@ -83,46 +82,6 @@ def closed_port() -> int:
 
 # --- Quartz rows ------------------------------------------------------------------------------
 
-class GarbageRouter:
-    """A 'router' that answers every command line with noise and nothing else."""
-
-    def __init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._server.settimeout(0.2)
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
-
-    def _talk(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(0.2)
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(4096)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                if not data:
-                    return
-                for _ in range(data.count(b"\r")):
-                    conn.sendall(b"\x00\x01GARBAGE\xfe\xff\r")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._server.close()
-
-
 def _quartz_refused(rig: Rig) -> None:
     point_quartz_at(rig.quartz, port=closed_port())
 
@@ -158,7 +117,8 @@ def _quartz_no_noise(rig: Rig) -> None:
 
 
 def _quartz_garbage_only(rig: Rig) -> None:
-    router = GarbageRouter()
+    router = AnythingRouter()
+    router.reply = b"\x00\x01GARBAGE\xfe\xff\r"  # noise on every command, nothing else
     rig.extra["garbage_router"] = router
     point_quartz_at(rig.quartz, port=router.port, read_timeout=SHORT_TIMEOUT)
 

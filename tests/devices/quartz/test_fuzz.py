@@ -3,9 +3,6 @@ noise between valid replies, and a router answering anything at all over a real 
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +26,7 @@ from devices.quartz.codec import (
     SetRoute,
 )
 from tests.devices.quartz.test_codec import eols, messages
+from tests.fixtures.quartz import AnythingRouter
 
 # A line of noise: anything but a line break, and not starting like a message (".").
 noise = st.binary(min_size=1, max_size=MAX_LINE // 4).filter(
@@ -44,50 +42,6 @@ def test_valid_replies_survive_any_noise_between_them(items):
         m for kind, m, _ in items if kind == "message"]
     assert sum(isinstance(m, Garbage) for m in parsed) == sum(
         kind == "noise" for kind, _, _ in items)
-
-
-class AnythingRouter:
-    """Answers every command line with the bytes it is told to (then keeps the connection)."""
-
-    def __init__(self) -> None:
-        self.reply = b""
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._server.settimeout(0.1)
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
-
-    def _talk(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(0.1)
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(4096)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                if not data:
-                    return
-                try:
-                    for _ in range(data.count(b"\r")):
-                        conn.sendall(self.reply)
-                except OSError:
-                    return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._server.close()
 
 
 @pytest.fixture(scope="module")
