@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from presets import document
-from presets.models import Preset
+from presets.models import ApplyJob, Preset
 
 
 @admin.register(Preset)
@@ -41,3 +41,23 @@ class PresetAdmin(admin.ModelAdmin):
             text = (f"This document cannot be read: {exc.detail}\n\n"
                     + json.dumps(obj.payload, indent=2, ensure_ascii=False))
         return format_html("<pre>{}</pre>", text)
+
+
+@admin.register(ApplyJob)
+class ApplyJobAdmin(admin.ModelAdmin):
+    """Large preset applies run by the background workers: what was asked, how it went.
+    Read-only — the result is what the devices answered."""
+
+    list_display = ["preset_name", "user", "status", "created_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["preset_name", "user__login"]
+    ordering = ["-created_at"]
+    fields = ["preset_name", "user", "status", "created_at", "started_at", "finished_at",
+              "selection", "progress", "result"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
-from presets.models import Preset
+from presets.models import ApplyJob, Preset
 from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
 from tests.fixtures.accounts import AdminFactory, UserFactory
 
@@ -25,6 +25,9 @@ def one_of_each(admin_user):
     RoutingState.objects.create(output=1, input=1, updated_at=now)
     RefreshRun.objects.create(trigger="manual", user=admin_user, started_at=now)
     Preset.objects.create(owner=admin_user, name="Morning", payload={"format": "x"})
+    ApplyJob.objects.create(user=admin_user, preset_name="Morning", document={"format": "x"},
+                            selection={"multiviewers": [0], "groups": ["layout"]},
+                            result={"multiviewers": []})
     QuartzSettings.load()
     NexxSettings.load()
 
