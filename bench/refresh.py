@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,51 +28,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvcontrol.settings")
 # (parallel benches and test runs on one server do not collide).
 os.environ["TEST_DB_SUFFIX"] = "_".join(filter(None, ["bench", os.environ.get("TEST_DB_SUFFIX")]))
 
-SOURCES = 128
-
-EMULATORS = """
-import json, sys
-from devices.nexx.emulator import NexxEmulator
-from devices.quartz.emulator import QuartzEmulator
-multiviewers, rate = int(sys.argv[1]), float(sys.argv[2])
-nexx = NexxEmulator(multiviewers=multiviewers, auth="api-key", api_key="bench-key",
-                    max_rps=rate).start()
-quartz = QuartzEmulator(sources={sources}, outputs=multiviewers * 16).start()
-print(json.dumps({{"nexx": nexx.base_url, "stats": nexx.stats_url, "quartz": quartz.port}}),
-      flush=True)
-sys.stdin.read()  # runs until the bench closes our stdin
-nexx.stop()
-quartz.stop()
-"""
-
-
-class Emulators:
-    def __init__(self, multiviewers: int, rate: float) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", EMULATORS.format(sources=SOURCES), str(multiviewers),
-             str(rate)],
-            cwd=BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        try:
-            self.info = json.loads(line)
-        except ValueError:
-            self.close()
-            raise SystemExit(f"the emulators did not start (said {line!r})") from None
-
-    def nexx_stats(self) -> dict:
-        with urllib.request.urlopen(self.info["stats"], timeout=5) as reply:  # noqa: S310
-            return json.load(reply)
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+# The emulators' child process is the one the load benches use.
+from stack import SOURCES, Emulators  # noqa: E402
 
 
 def configure(emulators: Emulators, multiviewers: int, rate: float, quartz_rate: float) -> None:

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -137,14 +136,6 @@ class Operator:
         return headers
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Stack:
     def __init__(self, *, workers: int | None = None, q_workers: int = 0, operators: int = 32,
                  multiviewers: int = 40, nexx_rate: float = 100.0,
@@ -167,6 +158,8 @@ class Stack:
         self.quartz_rate = quartz_rate
         self.extra_env = env or {}
         self.suffix = suffix
+        from tests.support import free_port
+
         self.port = free_port()
         self.processes: list[subprocess.Popen] = []
         self.emulators: Emulators | None = None
@@ -239,27 +232,13 @@ class Stack:
             self._original_db = ""
 
     def _start_redis(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server is not installed (run without Redis instead)")
-        port = free_port()
-        self.processes.append(subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        import redis
+        from tests.support import RedisUnavailable, start_redis_server
 
-        url = f"redis://127.0.0.1:{port}/0"
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("redis-server did not start") from None
-                time.sleep(0.05)
-        self.redis_url = url
+        try:
+            process, self.redis_url = start_redis_server()
+        except RedisUnavailable as exc:
+            raise SystemExit(f"{exc} (run without Redis instead)") from None
+        self.processes.append(process)
 
     def env(self) -> dict[str, str]:
         from tests.support import database_url

@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.accounts",
     "tests.fixtures.quartz",
     "tests.fixtures.nexx",
+    "tests.fixtures.redis",
 ]
 
 

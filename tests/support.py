@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,3 +59,37 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class RedisUnavailable(RuntimeError):
+    """No redis-server binary here, or it did not start."""
+
+
+def start_redis_server() -> tuple[subprocess.Popen, str]:
+    """A throw-away redis-server on a free loopback port that keeps nothing on disk: (process,
+    URL). The caller stops the process."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RedisUnavailable("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                client.ping()
+                return process, url
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    process.kill()
+                    raise RedisUnavailable("redis-server did not start") from None
+                time.sleep(0.05)
+    finally:
+        client.close()

@@ -12,14 +12,13 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import sessions
 from accounts.services import UserService
-from tests.devices.test_throttle import redis_server  # noqa: F401 - the fixture
 from tests.fixtures.accounts import BrowserLikeClient
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def redis_sessions(settings, redis_server):  # noqa: F811 - the imported fixture
+def redis_sessions(settings, redis_server):
     settings.REDIS_URL = redis_server
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": redis_server}}

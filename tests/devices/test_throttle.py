@@ -4,11 +4,9 @@ and that concurrent reservations from threads and from separate processes never 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 import pytest
@@ -16,46 +14,13 @@ from django.test import override_settings
 
 from devices.errors import DeviceBusy
 from devices.throttle import HEADROOM, Throttle, close_thread_connection, reset_shared_schedule
-from tests.support import BASE_DIR, free_port, subprocess_env
+from tests.support import BASE_DIR, subprocess_env
 
 # A slow rate keeps every check far from the scheduling noise of a loaded machine: one slot is
 # more than a second, the tolerance a fraction of it.
 RATE = 1.0
 INTERVAL = 1.0 / (RATE * HEADROOM)
 TOLERANCE = 0.4
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    """A throw-away redis-server on a free port (skipped where none is installed)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    client.close()
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture(params=["postgres", "redis"])
