@@ -30,8 +30,9 @@ from devices.models import Multiviewer, Source
 from devices.models.inventory import WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited
 
-# Credentials are checked here, not by an authentication backend; sessions still name one.
-_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# Credentials are checked here, not by an authentication backend; sessions still name one
+# (settings.AUTHENTICATION_BACKENDS lists two, so every login must say which).
+_MODEL_BACKEND = "accounts.backends.SessionUserBackend"
 
 
 class InvalidCredentials(DomainError):
@@ -135,6 +136,7 @@ class AuthService:
             raise InvalidCredentials(BAD_CREDENTIALS)
         if not user.check_password(password) or not user.is_active:
             raise InvalidCredentials(BAD_CREDENTIALS)
+        user.backend = _MODEL_BACKEND  # as django.contrib.auth.authenticate() marks a user
         return user
 
     @staticmethod

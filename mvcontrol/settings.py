@@ -107,6 +107,9 @@ else:
     EMBEDDED_DATABASE = True
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a health check that skips the round trip on a quiet connection.
+    DATABASES["default"]["ENGINE"] = "mvcontrol.postgresql"
 # Parallel test runs on one server (e.g. several checkouts) each get their own test database.
 _test_suffix = env.str("TEST_DB_SUFFIX", default="")
 DATABASES["default"]["TEST"] = {
@@ -115,6 +118,11 @@ DATABASES["default"]["TEST"] = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# Sessions name the first; the second keeps sessions started before it was introduced working.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.SessionUserBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Passwords and sessions ---------------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -164,7 +172,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "mvcontrol.cache.RedisCache",  # keeps its Redis client
             "LOCATION": REDIS_URL,
         }
     }

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from django.db import connection
+from rest_framework.renderers import JSONRenderer
 
 from accounts.services import AccessService
 from devices.models import Multiviewer, Source
@@ -91,13 +92,17 @@ WHERE m.id = %(mv)s
 # row read, so an entry can never be stale, only unused: no need to share it between processes
 # or to drop it; the oldest go when there are too many.
 _DOCUMENTS: OrderedDict[tuple[int, str], dict] = OrderedDict()
+# The rendered answers of GET /api/multiviewers/{id}, by stamp and lease as the asker sees it.
+_RENDERED: OrderedDict[tuple, bytes] = OrderedDict()
 _DOCUMENTS_LOCK = threading.Lock()
 DOCUMENTS_KEPT = 256
 
 
-def read_multiviewer_document(pk: int, user) -> dict:
-    """GET /api/multiviewers/{id} for `user`: NotFound, Forbidden (not_granted) as the other
-    endpoints answer, else multiviewer_document. The multiviewer is read with the stamp."""
+def read_multiviewer_json(pk: int, user) -> bytes:
+    """GET /api/multiviewers/{id} for `user`, as the JSON the API answers: NotFound, Forbidden
+    (not_granted) as the other endpoints answer, else multiviewer_document. The multiviewer is
+    read with the stamp, and the rendered answer is kept like the document (the control page
+    polls it: rendering was a tenth of the read's CPU)."""
     from devices.control.services import require_multiviewer
 
     row = _stamp(pk, user)
@@ -106,7 +111,18 @@ def read_multiviewer_document(pk: int, user) -> dict:
     mv = _multiviewer_of(row)
     if not AccessService.can_use_multiviewer_granted(user, mv, granted=row[13]):
         require_multiviewer(user, mv)  # raises the answer the other endpoints give
-    return _document(mv, row, user)
+    key = (_stamp_key(mv, row), *row[10:13], row[10] == user.pk)
+    with _DOCUMENTS_LOCK:
+        body = _RENDERED.get(key)
+        if body is not None:
+            _RENDERED.move_to_end(key)
+            return body
+    body = JSONRenderer().render(_document(mv, row, user))
+    with _DOCUMENTS_LOCK:
+        _RENDERED[key] = body
+        while len(_RENDERED) > DOCUMENTS_KEPT:
+            _RENDERED.popitem(last=False)
+    return body
 
 
 def multiviewer_document(mv: Multiviewer, user) -> dict:
@@ -139,8 +155,12 @@ def _multiviewer_of(row: tuple) -> Multiviewer:
     return mv
 
 
+def _stamp_key(mv: Multiviewer, row: tuple) -> tuple[int, str]:
+    return (mv.pk, "|".join(part or "" for part in row[5:10]))
+
+
 def _document(mv: Multiviewer, row: tuple, user) -> dict:
-    key = (mv.pk, "|".join(part or "" for part in row[5:10]))
+    key = _stamp_key(mv, row)
     with _DOCUMENTS_LOCK:
         shared = _DOCUMENTS.get(key)
         if shared is not None:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def redis_sessions(settings, redis_server):
     settings.REDIS_URL = redis_server
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "mvcontrol.cache.RedisCache",
                                    "LOCATION": redis_server}}
     caches["default"].clear()
     yield redis_server

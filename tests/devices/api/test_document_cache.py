@@ -135,3 +135,28 @@ def test_the_lease_is_each_users_own_view(rig, builds):
     assert rig.client(rig.admin).delete(f"/api/multiviewers/{mv.pk}/lease").status_code == 204
     assert read(rig, rig.operator)["lease"] is None
     assert read(rig, rig.other)["lease"] is None
+
+
+def test_the_answer_is_rendered_once_per_stamp_and_lease_view(rig, monkeypatch):
+    mv = rig.mv(0)
+    renders: list[int] = []
+
+    class CountingRenderer(documents.JSONRenderer):
+        def render(self, data, *args, **kwargs):
+            renders.append(data["id"])
+            return super().render(data, *args, **kwargs)
+
+    monkeypatch.setattr(documents, "JSONRenderer", CountingRenderer)
+    first = rig.client(rig.operator).get(f"/api/multiviewers/{mv.pk}")
+    assert first["Content-Type"] == "application/json"
+    assert first.content == documents.JSONRenderer().render(
+        documents.multiviewer_document(mv, rig.operator))
+    assert read(rig, rig.operator) == read(rig, rig.other) == first.json()
+    assert len(renders) == 2  # the check above, and the one answer everyone got
+    StateService.record_window(mv, 0, pcm_bars=12)
+    assert window(read(rig, rig.operator), 1)["pcm_bars"] == 12
+    rig.client(rig.operator).post(f"/api/multiviewers/{mv.pk}/windows/1", {"pcm_bars": 4},
+                                  format="json")
+    mine, theirs = read(rig, rig.operator), read(rig, rig.other)
+    assert mine["lease"]["mine"] is True and theirs["lease"]["mine"] is False
+    assert len(renders) == 5
