@@ -80,7 +80,18 @@ def cpu_description() -> dict:
     except OSError:
         pass
     return {"cores": os.cpu_count(), "cpu": model, "ram_gib": ram,
-            "python": sys.version.split()[0]}
+            "python": sys.version.split()[0], "python_loop_us": python_loop_us()}
+
+
+def python_loop_us() -> float:
+    """Microseconds for `sum(range(1000))`, best of 5 (as `python -m timeit` reports it): how
+    fast this machine runs Python right now. Shared virtual machines vary by a factor of two
+    or more from hour to hour; figures from two runs compare only with this next to them."""
+    import timeit
+
+    timer = timeit.Timer("sum(range(1000))")
+    number, _ = timer.autorange()
+    return round(min(timer.repeat(5, number)) / number * 1e6, 1)
 
 
 class Emulators:
