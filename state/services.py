@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from devices.models import Multiviewer
@@ -204,19 +204,19 @@ class StateService:
             unknown = set(values) - set(UMD_KEYS)
             if unknown:
                 raise ValueError(f"not UMD parameters: {', '.join(sorted(unknown))}")
+        if not umd_layers:
+            return _upsert_pcm_bars(mv, window_index, pcm_bars)
         with transaction.atomic(savepoint=False):
             window, _ = WindowState.objects.select_for_update().get_or_create(
                 multiviewer=mv, window_index=window_index,
-                defaults={"umd": [{} for _ in range(LAYERS_PER_WINDOW)],
-                          "updated_at": timezone.now()})
+                defaults={"umd": _empty_umd(), "updated_at": timezone.now()})
             if pcm_bars is not None:
                 window.pcm_bars = pcm_bars
-            if umd_layers:
-                layers = [dict(layer) for layer in (window.umd or [])]
-                layers += [{} for _ in range(LAYERS_PER_WINDOW - len(layers))]
-                for layer, values in umd_layers.items():
-                    layers[layer].update(values)
-                window.umd = layers
+            layers = [dict(layer) for layer in (window.umd or [])]
+            layers += [{} for _ in range(LAYERS_PER_WINDOW - len(layers))]
+            for layer, values in umd_layers.items():
+                layers[layer].update(values)
+            window.umd = layers
             window.updated_at = timezone.now()
             window.save()
         return window
@@ -224,11 +224,52 @@ class StateService:
     @staticmethod
     def record_route(output: int, input: int | None) -> RoutingState:
         """The router now sends `input` to `output` (None: unknown)."""
-        # One INSERT … ON CONFLICT: no read, no savepoint, whoever else writes the same output.
-        route = RoutingState(output=output, input=input, updated_at=timezone.now())
-        RoutingState.objects.bulk_create([route], update_conflicts=True, unique_fields=["output"],
-                                         update_fields=["input", "updated_at"])
+        # One INSERT … ON CONFLICT in autocommit: no read, no transaction of its own (a router
+        # switch answers after it), whoever else writes the same output.
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(_UPSERT_ROUTE, [output, input, now])
+            pk, label = cursor.fetchone()
+        route = RoutingState(id=pk, output=output, input=input, output_label=label,
+                             updated_at=now)
+        route._state.adding = False
         return route
+
+
+# Statements that are one round trip each: every window write and router switch records its
+# result with one of them.
+_UPSERT_ROUTE = """
+INSERT INTO state_routing (output, input, output_label, updated_at) VALUES (%s, %s, '', %s)
+ON CONFLICT (output) DO UPDATE SET input = EXCLUDED.input, updated_at = EXCLUDED.updated_at
+RETURNING id, output_label
+"""
+# PCM bars only (no UMD merge to make): a None keeps what the snapshot holds, as in the UMD path.
+_UPSERT_PCM_BARS = """
+INSERT INTO state_windows (multiviewer_id, window_index, pcm_bars, umd, updated_at)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (multiviewer_id, window_index) DO UPDATE
+SET pcm_bars = coalesce(EXCLUDED.pcm_bars, state_windows.pcm_bars),
+    updated_at = EXCLUDED.updated_at
+RETURNING id, pcm_bars, umd
+"""
+
+
+def _empty_umd() -> list[dict]:
+    return [{} for _ in range(LAYERS_PER_WINDOW)]
+
+
+def _upsert_pcm_bars(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> WindowState:
+    now = timezone.now()
+    umd_field = WindowState._meta.get_field("umd")
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT_PCM_BARS, [mv.pk, window_index, pcm_bars,
+                                          umd_field.get_db_prep_save(_empty_umd(), connection),
+                                          now])
+        pk, stored_bars, umd = cursor.fetchone()
+    window = WindowState(id=pk, multiviewer=mv, window_index=window_index, pcm_bars=stored_bars,
+                         umd=umd_field.from_db_value(umd, None, connection), updated_at=now)
+    window._state.adding = False
+    return window
 
 
 def describe_run(run: RefreshRun) -> dict:

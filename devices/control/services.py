@@ -28,6 +28,7 @@ what was applied and what failed, and its `partial` is True.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -376,7 +377,10 @@ def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
             window["pcm_bars"] = item.pcm_bars
         if item.layer_index is not None:
             window["umd_layers"].setdefault(item.layer_index, {}).update(item.umd_values)
-    with transaction.atomic():
+    # One record is one statement (or its own transaction): a transaction around it would
+    # only add BEGIN and COMMIT round trips to the write's answer.
+    together = transaction.atomic() if bool(mv_params) + len(windows) > 1 else nullcontext()
+    with together:
         if mv_params:
             StateService.record_multiviewer_params(mv, **mv_params)
         for index, window in windows.items():

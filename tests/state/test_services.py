@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from devices.models import Multiviewer
@@ -48,6 +50,40 @@ def test_record_route_keeps_the_output_name():
     StateService.record_route(18, None)
     assert StateService.routes([17, 18, 19]) == {17: 9, 18: None, 19: None}
     assert RoutingState.objects.get(output=17).output_label == "MV2 W1"
+
+
+def statements(action) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        action()
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_pcm_bars_alone_are_one_statement_and_keep_the_umd(mv):
+    assert len(statements(lambda: StateService.record_window(mv, 4, pcm_bars=6))) == 1
+    created = WindowState.objects.get(multiviewer=mv, window_index=4)
+    assert (created.pcm_bars, created.umd) == (6, [{}, {}, {}])
+    StateService.record_window(mv, 4, umd_layers={1: {"text": "CAM 7"}})
+    before = WindowState.objects.get(multiviewer=mv, window_index=4).updated_at
+    answered = StateService.record_window(mv, 4, pcm_bars=12)
+    stored = WindowState.objects.get(multiviewer=mv, window_index=4)
+    assert (stored.pcm_bars, stored.umd) == (12, [{}, {"text": "CAM 7"}, {}])
+    assert stored.updated_at > before
+    assert (answered.pk, answered.pcm_bars, answered.umd, answered.updated_at) == (
+        stored.pk, 12, stored.umd, stored.updated_at)
+    StateService.record_window(mv, 4)  # nothing new: kept, only the time moves
+    assert WindowState.objects.get(pk=stored.pk).pcm_bars == 12
+
+
+def test_a_route_is_one_statement_and_answers_the_stored_row():
+    RoutingState.objects.create(output=20, input=1, output_label="MV2 W4",
+                                updated_at=timezone.now())
+    assert len(statements(lambda: StateService.record_route(20, 5))) == 1
+    route = StateService.record_route(20, 6)
+    stored = RoutingState.objects.get(output=20)
+    assert (route.pk, route.input, route.output_label) == (stored.pk, 6, "MV2 W4")
+    assert route.updated_at == stored.updated_at
+    with pytest.raises(IntegrityError):
+        StateService.record_route(0, 5)  # the table's own checks still hold
 
 
 def test_multiviewer_snapshot_with_windows_and_routes(mv):
