@@ -121,7 +121,8 @@ def main() -> int:
 
     machine = cpu_description()
     total = sum(load["statuses"].values())
-    print(f"machine: {machine['cores']} cores, {machine['cpu']}, {machine['ram_gib']} GiB RAM; "
+    print(f"machine: {machine['cores']} cores, {machine['cpu']}, {machine['ram_gib']} GiB RAM, "
+          f"sum(range(1000)) in {machine['python_loop_us']} µs; "
           f"gunicorn 4 workers, django-q2 2 workers; {args.operators} writers for "
           f"{args.duration:g} s")
     print(f"write answers: {total} ({json.dumps(load['statuses'])}); p50 {load['p50_ms']} ms, "
