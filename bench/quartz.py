@@ -24,6 +24,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvcontrol.settings")
 
+from stack import end_child  # noqa: E402
+
 SIZE = 1024
 UNBOUND_RATE = 1_000_000.0  # commands per second: never the limit on loopback
 
@@ -52,13 +54,7 @@ class EmulatorProcess:
         self.port = int(line)
 
     def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end_child(self.process)
 
 
 def full_read(style: str, latency_ms: float) -> dict[str, float]:

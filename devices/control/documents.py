@@ -88,14 +88,36 @@ LEFT JOIN (SELECT l.user_id, u.login, l.expires_at
             WHERE l.multiviewer_id = %(mv)s AND l.expires_at > now()) AS lease ON true
 WHERE m.id = %(mv)s
 """
-# Built documents by (multiviewer, stamp), in each process. A stamp names one version of every
-# row read, so an entry can never be stale, only unused: no need to share it between processes
-# or to drop it; the oldest go when there are too many.
-_DOCUMENTS: OrderedDict[tuple[int, str], dict] = OrderedDict()
-# The rendered answers of GET /api/multiviewers/{id}, by stamp and lease as the asker sees it.
-_RENDERED: OrderedDict[tuple, bytes] = OrderedDict()
-_DOCUMENTS_LOCK = threading.Lock()
 DOCUMENTS_KEPT = 256
+
+
+class _Kept:
+    """What was built under a stamp, in each process. A stamp names one version of every row
+    read, so an entry can never be stale, only unused: no need to share it between processes
+    or to drop it; the least recently used go when there are more than DOCUMENTS_KEPT."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value) -> None:
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > DOCUMENTS_KEPT:
+                self._entries.popitem(last=False)
+
+
+# Built documents by (multiviewer, stamp); the rendered answers of GET /api/multiviewers/{id}
+# by stamp and lease as the asker sees it.
+_DOCUMENTS = _Kept()
+_RENDERED = _Kept()
 
 
 def read_multiviewer_json(pk: int, user) -> bytes:
@@ -112,16 +134,10 @@ def read_multiviewer_json(pk: int, user) -> bytes:
     if not AccessService.can_use_multiviewer_granted(user, mv, granted=row[13]):
         require_multiviewer(user, mv)  # raises the answer the other endpoints give
     key = (_stamp_key(mv, row), *row[10:13], row[10] == user.pk)
-    with _DOCUMENTS_LOCK:
-        body = _RENDERED.get(key)
-        if body is not None:
-            _RENDERED.move_to_end(key)
-            return body
-    body = JSONRenderer().render(_document(mv, row, user))
-    with _DOCUMENTS_LOCK:
-        _RENDERED[key] = body
-        while len(_RENDERED) > DOCUMENTS_KEPT:
-            _RENDERED.popitem(last=False)
+    body = _RENDERED.get(key)
+    if body is None:
+        body = JSONRenderer().render(_document(mv, row, user))
+        _RENDERED.put(key, body)
     return body
 
 
@@ -161,18 +177,12 @@ def _stamp_key(mv: Multiviewer, row: tuple) -> tuple[int, str]:
 
 def _document(mv: Multiviewer, row: tuple, user) -> dict:
     key = _stamp_key(mv, row)
-    with _DOCUMENTS_LOCK:
-        shared = _DOCUMENTS.get(key)
-        if shared is not None:
-            _DOCUMENTS.move_to_end(key)
+    shared = _DOCUMENTS.get(key)
     if shared is None:
         # Built from rows read after the stamp (the multiviewer's with it): never older than
         # the stamp it is kept under.
         shared = _shared_document(mv)
-        with _DOCUMENTS_LOCK:
-            _DOCUMENTS[key] = shared
-            while len(_DOCUMENTS) > DOCUMENTS_KEPT:
-                _DOCUMENTS.popitem(last=False)
+        _DOCUMENTS.put(key, shared)
     holder_id, login, expires_at = row[10:13]
     lease = None if holder_id is None else {"login": login, "expires_at": expires_at,
                                             "mine": holder_id == user.pk}

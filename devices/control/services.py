@@ -379,8 +379,8 @@ def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
             window["umd_layers"].setdefault(item.layer_index, {}).update(item.umd_values)
     # One record is one statement (or its own transaction): a transaction around it would
     # only add BEGIN and COMMIT round trips to the write's answer.
-    together = transaction.atomic() if bool(mv_params) + len(windows) > 1 else nullcontext()
-    with together:
+    records = len(windows) + (1 if mv_params else 0)
+    with transaction.atomic() if records > 1 else nullcontext():
         if mv_params:
             StateService.record_multiviewer_params(mv, **mv_params)
         for index, window in windows.items():
