@@ -20,7 +20,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Value
 from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import get_usage
@@ -366,6 +366,14 @@ def _pk(obj) -> int:
     return obj if isinstance(obj, int) else obj.pk
 
 
+def _grant_as_read(user: AnyUser, obj) -> bool | None:
+    """Whether `obj` is granted to `user`, when AccessService.with_grant read it for that user;
+    None when it was not read (ask the database)."""
+    if isinstance(obj, int) or obj.__dict__.get("access_user_id", False) != user.pk:
+        return None
+    return obj.__dict__["access_granted"]
+
+
 def _describe_source(source: Source | int) -> str:
     if isinstance(source, int):
         source = Source.objects.filter(pk=source).first() or source
@@ -413,25 +421,47 @@ class AccessService:
         return Multiviewer.objects.none()
 
     @staticmethod
+    def with_grant(user: AnyUser, queryset: QuerySet) -> QuerySet:
+        """`queryset` (sources or multiviewers) with each row's grant to `user` read in the same
+        query: can_use_* and require_* then answer for that user without asking again. A write
+        checks its multiviewer and source in the view and again in ControlService; this keeps
+        both checks and reads each grant once."""
+        if queryset.model is Multiviewer:
+            grants = User.multiviewers.through.objects.filter(multiviewer_id=OuterRef("pk"))
+        else:
+            grants = User.sources.through.objects.filter(source_id=OuterRef("pk"))
+        return queryset.annotate(
+            access_user_id=Value(getattr(user, "pk", None), output_field=IntegerField()),
+            access_granted=Exists(grants.filter(user_id=getattr(user, "pk", None))))
+
+    @staticmethod
+    def mark_grant(user: AnyUser, obj: Source | Multiviewer, granted: bool) -> None:
+        """Record on `obj` its grant to `user`, read by the caller with other data in one query
+        (as with_grant does)."""
+        obj.access_user_id = getattr(user, "pk", None)
+        obj.access_granted = granted
+
+    @staticmethod
     def can_use_source(user: AnyUser, source: Source | int) -> bool:
         if _is_admin(user):
             return True
-        return _active(user) and user.sources.filter(pk=_pk(source)).exists()
+        if not _active(user):
+            return False
+        granted = _grant_as_read(user, source)
+        if granted is not None:
+            return granted
+        return user.sources.filter(pk=_pk(source)).exists()
 
     @staticmethod
     def can_use_multiviewer(user: AnyUser, mv: Multiviewer | int) -> bool:
         if _is_admin(user):
             return True
-        return _active(user) and user.multiviewers.filter(pk=_pk(mv), enabled=True).exists()
-
-    @staticmethod
-    def can_use_multiviewer_granted(user: AnyUser, mv: Multiviewer, *, granted: bool) -> bool:
-        """can_use_multiviewer for a caller that read the grant itself, with other data in one
-        query (`granted`: `mv` is among the user's granted multiviewers; `mv.enabled` as read
-        in that query)."""
-        if _is_admin(user):
-            return True
-        return _active(user) and granted and mv.enabled
+        if not _active(user):
+            return False
+        granted = _grant_as_read(user, mv)
+        if granted is not None:
+            return granted and mv.enabled
+        return user.multiviewers.filter(pk=_pk(mv), enabled=True).exists()
 
     @staticmethod
     def can_use_output(user: AnyUser, output: int) -> bool:

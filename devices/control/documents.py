@@ -6,9 +6,11 @@ lists filter by AccessService themselves).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import connection
 from rest_framework.renderers import JSONRenderer
@@ -16,11 +18,10 @@ from rest_framework.renderers import JSONRenderer
 from accounts.services import AccessService
 from devices.models import Multiviewer, Source
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
-from devices.nexx.layouts import layout_geometry
+from devices.nexx.layouts import Window, default_layouts
 from mvcontrol.errors import NotFound
 from state.models import MultiviewerState, RoutingState
 from state.planning import MULTIVIEWER_KEYS, UMD_KEYS
-from state.services import StateService
 
 
 def source_document(source: Source) -> dict:
@@ -59,35 +60,11 @@ def _umd_layers(stored: object) -> list[dict]:
     return out
 
 
-# The multiviewer, the version of every row the shared part of its document is built from, and
-# the live edit lease, in one statement. A row's (xmin, ctid) names its version: any UPDATE,
-# INSERT or DELETE by anyone (API, refresh, listener, admin, a bulk .update()) makes a new one,
-# so the stamp changes with every committed write, whoever made it, without the writers' help.
-# The last column is the asking user's grant of the multiviewer (the read's access check).
-_STAMP_SQL = """
-SELECT m.id, m.nexx_index, m.label, m.enabled, m.quartz_output_base,
-  m.xmin::text || m.ctid::text,
-  (SELECT string_agg(id || ':' || xmin::text || ctid::text, ',' ORDER BY id)
-     FROM state_mv WHERE multiviewer_id = m.id),
-  (SELECT string_agg(id || ':' || xmin::text || ctid::text, ',' ORDER BY id)
-     FROM state_windows WHERE multiviewer_id = m.id),
-  (SELECT string_agg(r.id || ':' || r.xmin::text || r.ctid::text || ':'
-                     || coalesce(s.id || ':' || s.xmin::text || s.ctid::text, '-'),
-                     ',' ORDER BY r.id)
-     FROM state_routing r LEFT JOIN devices_source s ON s.quartz_input = r.input
-    WHERE r.output BETWEEN m.quartz_output_base AND m.quartz_output_base + %(last)s),
-  (SELECT string_agg(w.id || ':' || w.xmin::text || w.ctid::text, ',' ORDER BY w.id)
-     FROM devices_nexx_layout_window w
-    WHERE w.layout_id = (SELECT layout FROM state_mv WHERE multiviewer_id = m.id)),
-  lease.user_id, lease.login, lease.expires_at,
-  EXISTS (SELECT 1 FROM user_access_mvs g WHERE g.multiviewer_id = m.id
-             AND g.user_id = %(user)s)
-FROM devices_multiviewer m
-LEFT JOIN (SELECT l.user_id, u.login, l.expires_at
-             FROM devices_edit_lease l JOIN accounts_user u ON u.id = l.user_id
-            WHERE l.multiviewer_id = %(mv)s AND l.expires_at > now()) AS lease ON true
-WHERE m.id = %(mv)s
-"""
+# The multiviewer, the version (xmin, ctid) of every row the shared part of its document is
+# built from, its live edit lease and the asking user's grant, in one statement: see the
+# function's text in devices/migrations/0005_multiviewer_read_functions.py. Any committed write,
+# whoever makes it, changes the stamp.
+_STAMP_SQL = "SELECT * FROM mvcontrol_multiviewer_stamp(%(mv)s, %(user)s, %(last)s)"
 DOCUMENTS_KEPT = 256
 
 
@@ -131,8 +108,8 @@ def read_multiviewer_json(pk: int, user) -> bytes:
     if row is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")
     mv = _multiviewer_of(row)
-    if not AccessService.can_use_multiviewer_granted(user, mv, granted=row[13]):
-        require_multiviewer(user, mv)  # raises the answer the other endpoints give
+    AccessService.mark_grant(user, mv, row[13])
+    require_multiviewer(user, mv)
     key = (_stamp_key(mv, row), *row[10:13], row[10] == user.pk)
     body = _RENDERED.get(key)
     if body is None:
@@ -194,32 +171,59 @@ def _document(mv: Multiviewer, row: tuple, user) -> dict:
     return document
 
 
+# The shared part of a multiviewer's document in one statement, so one snapshot: the state row,
+# its windows, the routes of its outputs with their sources, and the stored geometry of its
+# layout (the function in devices/migrations/0005_multiviewer_read_functions.py). Five ORM
+# queries cost a write's answer more than the frame took to accept the change.
+_DOCUMENT_SQL = "SELECT * FROM mvcontrol_multiviewer_document(%(mv)s, %(first)s, %(last)s)"
+
+
+def _json_rows(value: object) -> list:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    # json_build_array writes timestamptz in ISO 8601 with the session's zone (UTC).
+    return None if value is None else datetime.fromisoformat(value)
+
+
 def _shared_document(mv: Multiviewer) -> dict:
     """The document without its lease: the same for every user who may see it."""
-    snapshot = StateService.multiviewer_snapshot(mv)
-    state = snapshot.state
-    layout = state.layout if state else None
-    # The geometry gives the window count too: one layout query instead of two.
-    layout_windows = layout_geometry(layout) if layout else []
-    count = len(layout_windows) if layout else None
-    by_index = {w.window_index: w for w in snapshot.windows}
-    sources = _sources_by_input(r.input for r in snapshot.routes.values())
+    with connection.cursor() as cursor:
+        cursor.execute(_DOCUMENT_SQL, {"mv": mv.pk, "first": mv.output_for_window(1),
+                                       "last": mv.output_for_window(WINDOWS_PER_MULTIVIEWER)})
+        row = cursor.fetchone()
+    layout, params, state_updated_at = row[0], row[0:5], row[5]
+    by_index = {index: (pcm_bars, umd, _timestamp(updated_at))
+                for index, pcm_bars, umd, updated_at in _json_rows(row[6])}
+    routes = {output: (routed, _timestamp(updated_at), source_id, label)
+              for output, routed, updated_at, source_id, label in _json_rows(row[7])}
+    if layout is None:
+        layout_windows = []
+    else:
+        # Floats as floats: JSON gives 0 and 1 as integers, the API answers 0.0 and 1.0.
+        stored = [Window(n, float(x), float(y), float(w), float(h))
+                  for n, x, y, w, h in _json_rows(row[8])]
+        layout_windows = [w.as_dict() for w in stored or default_layouts()[layout].windows]
+    count = len(layout_windows) if layout is not None else None
     windows = []
     for index in range(count or 0):
-        row = by_index.get(index)
+        pcm_bars, umd, updated_at = by_index.get(index, (None, None, None))
         output = mv.output_for_window(index + 1)
-        route = snapshot.routes.get(output)
-        routed = route.input if route else None
-        source = sources.get(routed) if routed is not None else None
+        routed, route_updated_at, source_id, label = routes.get(output, (None, None, None, None))
+        source = (None if source_id is None else
+                  {"id": source_id, "quartz_input": routed, "label": label})
         windows.append({
             "window": index + 1,
             "output": output,
             "input": routed,
-            "source": source_document(source) if source else None,
-            "pcm_bars": row.pcm_bars if row else None,
-            "umd": _umd_layers(row.umd if row else None),
-            "updated_at": row.updated_at if row else None,
-            "route_updated_at": route.updated_at if route else None,
+            "source": source,
+            "pcm_bars": pcm_bars,
+            "umd": _umd_layers(umd),
+            "updated_at": updated_at,
+            "route_updated_at": route_updated_at,
         })
     geometry = [{"window": w["id"], "x": w["x"], "y": w["y"], "w": w["w"], "h": w["h"]}
                 for w in layout_windows]
@@ -229,9 +233,9 @@ def _shared_document(mv: Multiviewer) -> dict:
         "nexx_index": mv.nexx_index,
         "label": str(mv),
         "enabled": mv.enabled,
-        **{key: getattr(state, key) if state else None for key in MULTIVIEWER_KEYS},
+        **dict(zip(MULTIVIEWER_KEYS, params, strict=True)),
         "window_count": count,
-        "updated_at": state.updated_at if state else None,
+        "updated_at": state_updated_at,
         "geometry": geometry,
         "windows": windows,
     }

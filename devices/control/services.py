@@ -42,7 +42,8 @@ from devices.control.changes import (
     WindowChange,
 )
 from devices.errors import DeviceError, OutputLocked
-from devices.models import Multiviewer, QuartzSettings, Source
+from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
+from devices.models.integration import load_both
 from devices.nexx.catalog import (
     LAYERS_PER_WINDOW,
     MAX_PARAMETERS_PER_REQUEST,
@@ -51,7 +52,7 @@ from devices.nexx.catalog import (
     param_id,
     parameter,
 )
-from devices.nexx.layouts import window_count
+from devices.nexx.layouts import stored_window_count, window_count
 from mvcontrol.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from mvcontrol.ratelimits import enforce
 from state.models import MultiviewerState, RoutingState, WindowState
@@ -130,8 +131,10 @@ class _Plan:
     nexx: list[_NexxItem] = field(default_factory=list)
     switches: list[_Switch] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    # The router settings read while planning switches, sent with too (one read per change).
+    # Both devices' settings, read in one query while planning and sent with (one read per
+    # change).
     quartz: QuartzSettings | None = None
+    nexx_settings: NexxSettings | None = None
 
     @property
     def empty(self) -> bool:
@@ -175,8 +178,11 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
     turn it into device items; with `only_differences`, values equal to the cached state are
     left out (listed in `skipped`)."""
     errors: dict[str, list[str]] = {}
-    state = MultiviewerState.objects.filter(multiviewer=mv).first()
+    # The layout's stored window count comes with the state: one query fewer per write.
+    state = (MultiviewerState.objects.filter(multiviewer=mv)
+             .annotate(stored_windows=stored_window_count()).first())
     plan = _Plan()
+    plan.quartz, plan.nexx_settings = load_both()
     idx = mv.nexx_index
 
     if change.layout is not None:
@@ -221,9 +227,15 @@ def _plan_windows(*, user, mv: Multiviewer, change: MultiviewerChange,
     if layout is None and "layout" not in errors:
         raise Conflict(f"The layout of {mv} is not known yet, so its windows cannot be checked; "
                        "refresh the state first.", code="layout_unknown")
-    windows_in_layout = window_count(layout) if layout is not None else WINDOWS_PER_MULTIVIEWER
-    cached = {w.window_index: w for w in WindowState.objects.filter(multiviewer=mv)}
-    plan.quartz = QuartzSettings.load()
+    if layout is None:
+        windows_in_layout = WINDOWS_PER_MULTIVIEWER
+    elif state is not None and layout == state.layout:
+        windows_in_layout = window_count(layout, stored=state.stored_windows or 0)
+    else:
+        windows_in_layout = window_count(layout)
+    # The cached windows only tell which values are unchanged.
+    cached = ({w.window_index: w for w in WindowState.objects.filter(multiviewer=mv)}
+              if only_differences else {})
     limits = _router_limits(plan.quartz)
     seen: set[int] = set()
     switches: list[_Switch] = []
@@ -506,7 +518,7 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
         from devices.nexx.service import NEXXService
 
         try:
-            nexx = NEXXService.from_settings()
+            nexx = NEXXService.from_settings(plan.nexx_settings)
         except DeviceError as exc:
             nexx = None
             _fail(result, [i.name for batch in nexx_batches for i in batch], exc)

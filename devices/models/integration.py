@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
-from django.db import models
+from django.db import connection, models
 
 
 class ConnectionStyle(models.TextChoices):
@@ -189,3 +189,25 @@ class NexxSettings(_Singleton):
                 errors["jwt_password"] = ["A password is required with auth mode 'JWT'."]
         if errors:
             raise ValidationError(errors)
+
+
+def load_both() -> tuple[QuartzSettings, NexxSettings]:
+    """Both settings rows in one query: a write plans with the router's and sends with the
+    frame's. A row not created yet is created with defaults, as load() does."""
+    parts = [(model, model._meta.concrete_fields) for model in (QuartzSettings, NexxSettings)]
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{alias}.{quote(f.column)}" for (model, fields), alias
+                        in zip(parts, ("q", "n"), strict=True) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM (SELECT) AS one "  # noqa: S608 - model names
+                       f"LEFT JOIN {quote(QuartzSettings._meta.db_table)} q ON q.id = 1 "
+                       f"LEFT JOIN {quote(NexxSettings._meta.db_table)} n ON n.id = 1")
+        row = cursor.fetchone()
+    loaded = []
+    offset = 0
+    for model, fields in parts:
+        values = row[offset:offset + len(fields)]
+        offset += len(fields)
+        loaded.append(model.load() if values[0] is None else
+                      model.from_db(connection.alias, [f.attname for f in fields], values))
+    return loaded[0], loaded[1]

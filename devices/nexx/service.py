@@ -21,6 +21,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from devices.errors import DeviceNotConfigured, DeviceProtocolError
 from devices.nexx.catalog import (
@@ -35,6 +36,9 @@ from devices.nexx.catalog import (
 )
 from devices.nexx.client import NexxClient, NexxConfig, RequestCount
 from devices.throttle import Throttle
+
+if TYPE_CHECKING:
+    from devices.models import NexxSettings
 
 _shared_lock = threading.Lock()
 _shared: NEXXService | None = None
@@ -55,13 +59,15 @@ class NEXXService:
         self.client = NexxClient(config, throttle=throttle, **client_options)
 
     @classmethod
-    def from_settings(cls) -> NEXXService:
-        """The process's shared service for the current NexxSettings.
+    def from_settings(cls, settings: NexxSettings | None = None) -> NEXXService:
+        """The process's shared service for the current NexxSettings (`settings`: the row the
+        caller read for this same request, to read it once).
 
         Raises DeviceNotConfigured when no base URL is set."""
         from devices.models import NexxSettings
 
-        settings = NexxSettings.load()
+        if settings is None:
+            settings = NexxSettings.load()
         if not settings.configured:
             raise DeviceNotConfigured(
                 "The NEXX frame is not configured: set its base URL in the integration settings.",

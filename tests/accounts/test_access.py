@@ -36,6 +36,34 @@ def test_a_user_sees_and_uses_only_what_was_granted(inventory):
     assert not AccessService.can_use_multiviewer(user, gallery.pk)
 
 
+def test_a_grant_read_with_the_row_answers_for_that_user_only(inventory,
+                                                            django_assert_num_queries):
+    cam, vt, studio, gallery, _ = inventory
+    granted, other = UserFactory(), UserFactory()
+    granted.sources.set([cam])
+    granted.multiviewers.set([studio])
+    other.multiviewers.set([gallery])
+    sources = {s.pk: s for s in AccessService.with_grant(granted, Source.objects.all())}
+    mvs = {m.pk: m for m in AccessService.with_grant(granted, Multiviewer.objects.all())}
+    with django_assert_num_queries(0):  # read with the rows: nothing asked again
+        assert AccessService.can_use_source(granted, sources[cam.pk])
+        assert not AccessService.can_use_source(granted, sources[vt.pk])
+        assert AccessService.can_use_multiviewer(granted, mvs[studio.pk])
+        assert not AccessService.can_use_multiviewer(granted, mvs[gallery.pk])
+    with django_assert_num_queries(2):  # read for someone else: asked, not borrowed
+        assert AccessService.can_use_multiviewer(other, mvs[gallery.pk])
+        assert not AccessService.can_use_source(other, sources[cam.pk])
+    studio.enabled = False
+    studio.save()
+    off = AccessService.with_grant(granted, Multiviewer.objects.filter(pk=studio.pk)).get()
+    assert not AccessService.can_use_multiviewer(granted, off)
+    with pytest.raises(Forbidden) as refused:
+        AccessService.require_multiviewer(granted, off)
+    assert refused.value.code == "multiviewer_disabled"
+    admin = AdminFactory()
+    assert AccessService.can_use_source(admin, sources[vt.pk])  # admins: everything
+
+
 @pytest.mark.parametrize("output, usable", [
     (1, True), (16, True), (17, False), (32, False), (200, False), (201, True), (216, True),
     (217, False), (0, False),

@@ -4,8 +4,9 @@ views.py). These fail if that shortcut answers differently from AccessService's 
 
 from __future__ import annotations
 
-from devices.models import Multiviewer
+from devices.models import Multiviewer, Source
 from tests.devices.api.schema_check import check
+from tests.fixtures.control import OPERATOR_SOURCES
 
 
 def _switch_off(mv: Multiviewer) -> None:
@@ -58,3 +59,19 @@ def test_an_inactive_user_is_not_let_through_by_a_grant(rig):
     rig.operator.is_active = False
     rig.operator.save()
     assert client.get(f"/api/multiviewers/{mv.pk}").status_code in (401, 403)
+
+
+def test_a_source_not_granted_is_refused_and_nothing_is_sent(rig):
+    mv = rig.mv(0)
+    refused = next(s for s in Source.objects.all() if s.quartz_input not in OPERATOR_SOURCES)
+    output = mv.output_for_window(1)
+    routed = rig.quartz.route(output)
+    answer = rig.client(rig.operator).post(f"/api/multiviewers/{mv.pk}/windows/1",
+                                           {"source": refused.pk}, format="json")
+    body = check(answer, 403)
+    assert body["error"] == "not_granted" and "windows.1.source" in body["fields"]
+    assert rig.quartz.route(output) == routed != refused.quartz_input  # nothing was sent
+    granted = rig.source(OPERATOR_SOURCES[0])
+    answer = rig.client(rig.operator).post(f"/api/multiviewers/{mv.pk}/windows/1",
+                                           {"source": granted.pk}, format="json")
+    assert check(answer, 200)["windows"][0]["input"] == granted.quartz_input

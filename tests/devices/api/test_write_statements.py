@@ -1,0 +1,52 @@
+"""What one window write asks PostgreSQL (bench/api_load.py times it): each thing is read once.
+Statement counts do not depend on the machine, so they guard the write's cost in the suite."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.fixtures.control import OPERATOR_SOURCES
+
+
+def table_reads(queries) -> Counter:
+    """SELECTs per first table named (the grant tables by name)."""
+    reads: Counter = Counter()
+    for query in queries:
+        sql = query["sql"].strip()
+        if not sql.upper().startswith("SELECT"):
+            continue
+        for name in ("user_access_mvs", "user_access_sources", "devices_nexx_layout_window",
+                     "state_windows", "devices_quartz_settings", "devices_nexx_settings",
+                     "mvcontrol_multiviewer_stamp", "mvcontrol_multiviewer_document"):
+            if name in sql:
+                reads[name] += 1
+    return reads
+
+
+def test_a_window_write_reads_each_thing_once(rig):
+    mv = rig.mv(0)
+    client = rig.client(rig.operator)
+    source = rig.source(OPERATOR_SOURCES[0])
+    client.get(f"/api/multiviewers/{mv.pk}")
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.post(f"/api/multiviewers/{mv.pk}/windows/1",
+                             {"source": source.pk, "pcm_bars": 6}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["windows"][0]["input"] == source.quartz_input
+    statements = [q["sql"] for q in queries]
+    reads = table_reads(queries)
+    # The grants: the multiviewer's with it (and in the answer's stamp), the source's with it.
+    assert reads["user_access_mvs"] == 1, statements
+    assert reads["user_access_sources"] == 1, statements
+    # The layout's window count with the state; its geometry with the answer's document.
+    assert reads["devices_nexx_layout_window"] == 1, statements
+    assert reads["state_windows"] == 0, statements  # the cached windows: not needed here
+    assert reads["mvcontrol_multiviewer_stamp"] == 1, statements
+    assert reads["mvcontrol_multiviewer_document"] == 1, statements
+    # Both devices' settings in one query.
+    assert reads["devices_quartz_settings"] == 1 and reads["devices_nexx_settings"] == 1
+    # session, user, multiviewer, source, state, settings, lease, 2 records, stamp, document
+    assert len(statements) == 11, "\n\n".join(statements)
