@@ -88,7 +88,7 @@ def _valid(serializer_class, data, **kwargs) -> dict:
 
 def _multiviewer(request: Request, pk: int) -> Multiviewer:
     # The grant is read with the multiviewer, once for the view and ControlService.
-    mv = AccessService.with_grant(request.user, Multiviewer.objects.filter(pk=pk)).first()
+    mv = AccessService.get_with_grant(request.user, Multiviewer, pk)
     if mv is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")
     require_multiviewer(request.user, mv)
@@ -97,7 +97,7 @@ def _multiviewer(request: Request, pk: int) -> Multiviewer:
 
 def _source(request: Request, pk: int, field_name: str) -> Source:
     # The grant is read with the source; ControlService checks it.
-    source = AccessService.with_grant(request.user, Source.objects.filter(pk=pk)).first()
+    source = AccessService.get_with_grant(request.user, Source, pk)
     if source is None:
         raise InvalidInput(f"Source #{pk} does not exist.",
                            fields={field_name: [f"Unknown source id {pk}."]})

@@ -27,12 +27,13 @@ what was applied and what failed, and its `partial` is True.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.services import AccessService
 from devices.control import leases
@@ -52,7 +53,7 @@ from devices.nexx.catalog import (
     param_id,
     parameter,
 )
-from devices.nexx.layouts import stored_window_count, window_count
+from devices.nexx.layouts import window_count
 from mvcontrol.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from mvcontrol.ratelimits import enforce
 from state.models import MultiviewerState, RoutingState, WindowState
@@ -178,9 +179,7 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
     turn it into device items; with `only_differences`, values equal to the cached state are
     left out (listed in `skipped`)."""
     errors: dict[str, list[str]] = {}
-    # The layout's stored window count comes with the state: one query fewer per write.
-    state = (MultiviewerState.objects.filter(multiviewer=mv)
-             .annotate(stored_windows=stored_window_count()).first())
+    state = _state_for_change(mv)
     plan = _Plan()
     plan.quartz, plan.nexx_settings = load_both()
     idx = mv.nexx_index
@@ -211,6 +210,30 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
                            fields=errors)
     _require_sources(user, plan)
     return plan
+
+
+@functools.cache
+def _state_statement() -> tuple[str, list[str]]:
+    fields = MultiviewerState._meta.concrete_fields
+    columns = ", ".join(f"st.{connection.ops.quote_name(f.column)}" for f in fields)
+    sql = (f"SELECT {columns}, (SELECT count(*) FROM devices_nexx_layout_window g"  # noqa: S608
+           " WHERE g.layout_id = st.layout) FROM state_mv st WHERE st.multiviewer_id = %s")
+    return sql, [f.attname for f in fields]
+
+
+def _state_for_change(mv: Multiviewer) -> MultiviewerState | None:
+    """The cached state a change is planned from, with `stored_windows`: how many windows of
+    its layout are stored (0: the default geometry). One statement built once per process: the
+    ORM took longer to build it than PostgreSQL to answer, on every write."""
+    sql, names = _state_statement()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [mv.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    state = MultiviewerState.from_db(connection.alias, names, row[:-1])
+    state.stored_windows = row[-1]
+    return state
 
 
 def _target_layout(change: MultiviewerChange, state: MultiviewerState | None,

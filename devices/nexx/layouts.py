@@ -337,23 +337,11 @@ def _stored_windows(layout: int) -> list[Window]:
 
 def window_count(layout: int, *, stored: int | None = None) -> int:
     """Number of windows of layout 1..43 (UnknownLayout otherwise). `stored`: the number of its
-    stored windows, when the caller read it with other data (stored_window_count)."""
+    stored windows, when the caller read it with other data."""
     check_layout_number(layout)
     if stored is None:
         stored = len(_stored_windows(layout))
     return stored or default_layouts()[layout].window_count
-
-
-def stored_window_count(layout_field: str = "layout"):
-    """An annotation: the number of stored windows of the layout in `layout_field` (NULL when
-    none are stored), for window_count(…, stored=…)."""
-    from django.db.models import Count, IntegerField, OuterRef, Subquery
-
-    from devices.models import LayoutWindow
-
-    windows = (LayoutWindow.objects.filter(layout_id=OuterRef(layout_field)).order_by()
-               .values("layout_id").annotate(n=Count("id")).values("n"))
-    return Subquery(windows, output_field=IntegerField())
 
 
 def layout_geometry(layout: int) -> list[dict]:
