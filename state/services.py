@@ -24,6 +24,7 @@ from django.utils import timezone
 from devices.models import Multiviewer
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import DomainError, NotFound
+from mvcontrol.postgresql.commits import commit_lossable, execute_lossable
 from mvcontrol.ratelimits import enforce
 from state import runs
 from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
@@ -181,6 +182,7 @@ class StateService:
         # Part of the caller's transaction when there is one: a savepoint would only add round
         # trips, and a failure must undo the caller's whole record anyway.
         with transaction.atomic(savepoint=False):
+            commit_lossable()
             state, _ = MultiviewerState.objects.select_for_update().get_or_create(
                 multiviewer=mv, defaults={"updated_at": timezone.now()})
             for key, value in values.items():
@@ -207,6 +209,7 @@ class StateService:
         if not umd_layers:
             return _upsert_pcm_bars(mv, window_index, pcm_bars)
         with transaction.atomic(savepoint=False):
+            commit_lossable()
             window, _ = WindowState.objects.select_for_update().get_or_create(
                 multiviewer=mv, window_index=window_index,
                 defaults={"umd": _empty_umd(), "updated_at": timezone.now()})
@@ -228,7 +231,7 @@ class StateService:
         # switch answers after it), whoever else writes the same output.
         now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(_UPSERT_ROUTE, [output, input, now])
+            execute_lossable(cursor, _UPSERT_ROUTE, [output, input, now])
             pk, label = cursor.fetchone()
         route = RoutingState(id=pk, output=output, input=input, output_label=label,
                              updated_at=now)
@@ -262,9 +265,9 @@ def _upsert_pcm_bars(mv: Multiviewer, window_index: int, pcm_bars: int | None) -
     now = timezone.now()
     umd_field = WindowState._meta.get_field("umd")
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT_PCM_BARS, [mv.pk, window_index, pcm_bars,
-                                          umd_field.get_db_prep_save(_empty_umd(), connection),
-                                          now])
+        execute_lossable(cursor, _UPSERT_PCM_BARS, [
+            mv.pk, window_index, pcm_bars, umd_field.get_db_prep_save(_empty_umd(), connection),
+            now])
         pk, stored_bars, umd = cursor.fetchone()
     window = WindowState(id=pk, multiviewer=mv, window_index=window_index, pcm_bars=stored_bars,
                          umd=umd_field.from_db_value(umd, None, connection), updated_at=now)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from devices.models import EditLease, Multiviewer
 from mvcontrol.errors import Conflict
+from mvcontrol.postgresql.commits import execute_lossable
 
 _TAKE_SQL = """
 INSERT INTO devices_edit_lease (multiviewer_id, user_id, expires_at)
@@ -42,8 +43,10 @@ class LeaseHolder:
 def take(*, multiviewer: Multiviewer, user) -> datetime:
     """Take or extend `user`'s lease on `multiviewer`; Conflict when another user holds it."""
     seconds = settings.EDIT_LEASE_SECONDS
+    # A lease lasts a minute: one lost in a database crash is retaken by its holder's next write.
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_SQL, {"mv": multiviewer.pk, "user": user.pk, "seconds": seconds})
+        execute_lossable(cursor, _TAKE_SQL, {"mv": multiviewer.pk, "user": user.pk,
+                                             "seconds": seconds})
         row = cursor.fetchone()
     if row is not None:
         return row[0]

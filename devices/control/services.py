@@ -55,6 +55,7 @@ from devices.nexx.catalog import (
 )
 from devices.nexx.layouts import window_count
 from mvcontrol.errors import Conflict, Forbidden, InvalidInput, TooLarge
+from mvcontrol.postgresql.commits import commit_lossable
 from mvcontrol.ratelimits import enforce
 from state.models import MultiviewerState, RoutingState, WindowState
 from state.services import StateService
@@ -416,6 +417,8 @@ def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
     # only add BEGIN and COMMIT round trips to the write's answer.
     records = len(windows) + (1 if mv_params else 0)
     with transaction.atomic() if records > 1 else nullcontext():
+        if records > 1:
+            commit_lossable()  # what the frame reported: a refresh reads it again
         if mv_params:
             StateService.record_multiviewer_params(mv, **mv_params)
         for index, window in windows.items():
