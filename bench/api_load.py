@@ -56,7 +56,10 @@ RESULTS = BASE_DIR / "bench" / "results"
 
 
 async def _load(port: int, duration: float, concurrency: int, make_request,
-                keep_alive: bool = False) -> dict:
+                keep_alive: bool = False, meter=None) -> dict:
+    """`concurrency` clients sending `make_request(client, n)` back to back for 1 s of warm-up
+    and `duration` s measured. `meter`: a callable giving CPU seconds by part of the stack
+    (Stack.cpu_seconds), read when the measured part starts and at the end."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
@@ -78,9 +81,18 @@ async def _load(port: int, duration: float, concurrency: int, make_request,
                 latencies.append(seconds)
                 statuses[status] = statuses.get(status, 0) + 1
 
+    stack_cpu_from: dict[str, float] = {}
+
+    async def mark() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        stack_cpu_from.update(meter() if meter else {})
+
+    marker = asyncio.create_task(mark())
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    await marker
+    stack_cpu_to = meter() if meter else {}
     elapsed = time.perf_counter() - measure_from
     # The load generator shares the machine with the server: its own CPU, in % of all cores.
     client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime + cpu_after.ru_stime
@@ -95,6 +107,11 @@ async def _load(port: int, duration: float, concurrency: int, make_request,
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "client_cpu_percent": round(client_cpu * 100, 1),
+        # CPU of each part of the stack per measured request (requests answered after the end
+        # of the warm-up, CPU from then to the last answer).
+        "cpu_ms_per_request": {
+            part: round((seconds - stack_cpu_from.get(part, 0.0)) / len(latencies) * 1000, 2)
+            for part, seconds in stack_cpu_to.items()} if latencies else {},
     }
 
 
@@ -182,11 +199,11 @@ def main() -> int:
                          "get": [], "write": []}
         for level in LEVELS:
             results["get"].append(asyncio.run(_load(stack.port, args.duration, level, read,
-                                                     keep_alive)))
+                                                     keep_alive, stack.cpu_seconds)))
         results["device_round_trip"] = device_round_trip(stack, operators[0], args.samples)
         for level in LEVELS:
             results["write"].append(asyncio.run(_load(stack.port, args.duration, level, write,
-                                                       keep_alive)))
+                                                       keep_alive, stack.cpu_seconds)))
         results["nexx_frame"] = stack.emulators.nexx_stats()["peak_1s_window"]
 
     print()
@@ -198,6 +215,12 @@ def main() -> int:
             print(f"{label:<34}{row['concurrency']:>6}{row['requests']:>10}"
                   f"{row['requests_per_second']:>9}{row['p50_ms']:>9}{row['p99_ms']:>9}"
                   f"{row['client_cpu_percent']:>11}%  {json.dumps(row['statuses'])}")
+    print()
+    print("CPU ms per request, by part of the stack (from /proc; the cores are shared):")
+    for kind, label in (("get", "GET"), ("write", "write")):
+        for row in results[kind]:
+            parts = ", ".join(f"{part} {ms}" for part, ms in row["cpu_ms_per_request"].items())
+            print(f"  {label} at concurrency {row['concurrency']}: {parts or 'not measured'}")
     device = results["device_round_trip"]
     write_1 = results["write"][0]
     added = round(write_1["p50_ms"] - device["p50_ms"], 2)

@@ -94,6 +94,42 @@ def python_loop_us() -> float:
     return round(min(timer.repeat(5, number)) / number * 1e6, 1)
 
 
+def _process_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, CPU seconds so far) of every process (Linux /proc;
+    empty elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    table: dict[int, tuple[int, str, float]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+def _tree_cpu(table: dict[int, tuple[int, str, float]], root: int) -> float:
+    """CPU seconds of `root` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            total += table[pid][2]
+        todo.extend(children.get(pid, []))
+    return total
+
+
 class Emulators:
     def __init__(self, multiviewers: int, nexx_limit: float | None) -> None:
         self.process = subprocess.Popen(
@@ -245,6 +281,26 @@ class Stack:
             reset_shared_schedule()
             connection.creation.destroy_test_db(self._original_db, verbosity=0)
             self._original_db = ""
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each part of the stack on this machine, to tell where a
+        request's CPU goes: the gunicorn master and workers (and the django-q2 cluster when
+        started), every PostgreSQL process on the machine (the embedded server's; a remote
+        DATABASE_URL shows 0), the bench's redis-server, the emulators and this process (the
+        load generator). Empty where /proc is not there."""
+        table = _process_table()
+        if not table:
+            return {}
+        redis_pids = {p.pid for p in self.processes if p.args[0].endswith("redis-server")}
+        cpu = {
+            "gunicorn": sum(_tree_cpu(table, p.pid) for p in self.processes
+                            if p.pid not in redis_pids),
+            "postgresql": sum(c for _, name, c in table.values() if name == "postgres"),
+            "redis": sum(_tree_cpu(table, pid) for pid in redis_pids),
+            "emulators": _tree_cpu(table, self.emulators.process.pid) if self.emulators else 0.0,
+            "load generator": table.get(os.getpid(), (0, "", 0.0))[2],
+        }
+        return cpu
 
     def _start_redis(self) -> None:
         from tests.support import RedisUnavailable, start_redis_server
