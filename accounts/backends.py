@@ -4,7 +4,7 @@ Every API request loads its user from the session's user id. Django builds that 
 the ORM each time (`User.objects.get(pk=...)`), and compiling it costs several times what
 PostgreSQL spends answering it: the largest single share of the control page's most frequent
 read (bench/api_load.py). The statement never changes, so it is built once per process from the
-model's own fields and the row is turned into a User by `Model.from_db`, as the ORM does.
+model's own fields (mvcontrol/postgresql/rows.py).
 Everything else (credentials, permissions, `user_can_authenticate`) is ModelBackend's.
 """
 
@@ -17,18 +17,18 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 
+from mvcontrol.postgresql import rows
+
 
 @cache
-def _user_query() -> tuple[str, list[str]]:
-    """(SELECT of every concrete column by primary key, the matching attribute names)."""
+def _user_query() -> str:
+    """SELECT of every concrete column by primary key."""
     model = get_user_model()
-    quote = connections[router.db_for_read(model)].ops.quote_name
-    fields = model._meta.concrete_fields
-    columns = ", ".join(quote(f.column) for f in fields)
+    alias = router.db_for_read(model)
+    pk = connections[alias].ops.quote_name(model._meta.pk.column)
     # Only the model's own (quoted) names go into the text; the id is a parameter.
-    sql = (f"SELECT {columns} FROM {quote(model._meta.db_table)} "  # noqa: S608
-           f"WHERE {quote(model._meta.pk.column)} = %s")
-    return sql, [f.attname for f in fields]
+    return (f"SELECT {rows.columns(model, using=alias)} "  # noqa: S608
+            f"FROM {rows.table(model, using=alias)} WHERE {pk} = %s")
 
 
 def user_by_id(user_id):
@@ -40,11 +40,10 @@ def user_by_id(user_id):
     except ValidationError:  # a session naming an id this model cannot hold names no user
         return None
     alias = router.db_for_read(model)
-    sql, attnames = _user_query()
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [pk])
+        cursor.execute(_user_query(), [pk])
         row = cursor.fetchone()
-    return None if row is None else model.from_db(alias, attnames, row)
+    return None if row is None else rows.instance(model, row, using=alias)
 
 
 class SessionUserBackend(ModelBackend):

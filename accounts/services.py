@@ -30,6 +30,7 @@ from accounts.models import Role, User
 from devices.models import Multiviewer, Source
 from devices.models.inventory import WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited
+from mvcontrol.postgresql import rows
 
 # Credentials are checked here, not by an authentication backend; sessions still name one
 # (settings.AUTHENTICATION_BACKENDS lists two, so every login must say which).
@@ -371,25 +372,21 @@ _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 @functools.cache
-def _with_grant_statement(model) -> tuple[str, list[str]]:
+def _with_grant_statement(model) -> str:
     """SELECT of every column of `model` by primary key, then its grant to a user."""
     target = "multiviewer" if model is Multiviewer else "source"
     through = getattr(User, f"{target}s").through
     quote = connection.ops.quote_name
-    fields = model._meta.concrete_fields
     pk = quote(model._meta.pk.column)
-    columns = ", ".join(f"r.{quote(f.column)}" for f in fields)
-    sql = (f"SELECT {columns}, EXISTS (SELECT 1 FROM {quote(through._meta.db_table)} g"  # noqa: S608
-           f" WHERE g.{quote(through._meta.get_field(target).column)} = r.{pk}"
-           f" AND g.{quote(through._meta.get_field('user').column)} = %(user)s)"
-           f" FROM {quote(model._meta.db_table)} r WHERE r.{pk} = %(pk)s")
-    return sql, [f.attname for f in fields]
+    return (f"SELECT {rows.columns(model, 'r')}, EXISTS (SELECT 1 FROM {rows.table(through)} g"  # noqa: S608
+            f" WHERE g.{quote(through._meta.get_field(target).column)} = r.{pk}"
+            f" AND g.{quote(through._meta.get_field('user').column)} = %(user)s)"
+            f" FROM {rows.table(model)} r WHERE r.{pk} = %(pk)s")
 
 
 def _grant_as_read(user: AnyUser, obj) -> bool | None:
-    """Whether `obj` is granted to `user`, when AccessService.get_with_grant (or a caller through
-    mark_grant) read it for that user;
-    None when it was not read (ask the database)."""
+    """Whether `obj` is granted to `user`, when AccessService.get_with_grant (or a caller, through
+    mark_grant) read it for that user; None when it was not read (ask the database)."""
     if isinstance(obj, int) or obj.__dict__.get("access_user_id", False) != user.pk:
         return None
     return obj.__dict__["access_granted"]
@@ -451,13 +448,13 @@ class AccessService:
         built once per process (the ORM took longer to build it than PostgreSQL to answer)."""
         if not _BIGINT_MIN <= pk <= _BIGINT_MAX:  # what the database cannot hold is not there
             return None
-        sql, names = _with_grant_statement(model)
         with connection.cursor() as cursor:
-            cursor.execute(sql, {"pk": pk, "user": getattr(user, "pk", None)})
+            cursor.execute(_with_grant_statement(model),
+                           {"pk": pk, "user": getattr(user, "pk", None)})
             row = cursor.fetchone()
         if row is None:
             return None
-        obj = model.from_db(connection.alias, names, row[:-1])
+        obj = rows.instance(model, row[:-1])
         AccessService.mark_grant(user, obj, row[-1])
         return obj
 

@@ -227,8 +227,8 @@ class StateService:
     @staticmethod
     def record_route(output: int, input: int | None) -> RoutingState:
         """The router now sends `input` to `output` (None: unknown)."""
-        # One INSERT … ON CONFLICT in autocommit: no read, no transaction of its own (a router
-        # switch answers after it), whoever else writes the same output.
+        # One INSERT … ON CONFLICT, one round trip (a router switch answers after it): no read
+        # first, whoever else writes the same output.
         now = timezone.now()
         with connection.cursor() as cursor:
             execute_lossable(cursor, _UPSERT_ROUTE, [output, input, now])

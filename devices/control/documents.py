@@ -104,10 +104,7 @@ def read_multiviewer_json(pk: int, user) -> bytes:
     polls it: rendering was a tenth of the read's CPU)."""
     from devices.control.services import require_multiviewer
 
-    row = _stamp(pk, user)
-    if row is None:
-        raise NotFound(f"Multiviewer #{pk} does not exist.")
-    mv = _multiviewer_of(row)
+    mv, row = _stamped(pk, user)
     AccessService.mark_grant(user, mv, row[13])
     require_multiviewer(user, mv)
     key = (_stamp_key(mv, row), *row[10:13], row[10] == user.pk)
@@ -127,17 +124,18 @@ def multiviewer_document(mv: Multiviewer, user) -> dict:
     user. Any write, by anyone, changes the stamp: a kept document is never answered once the
     state it shows has changed. Documents are shared between requests: read them, never change
     them."""
-    row = _stamp(mv.pk, user)
-    if row is None:
-        raise NotFound(f"Multiviewer #{mv.pk} does not exist.")
-    return _document(_multiviewer_of(row), row, user)
+    return _document(*_stamped(mv.pk, user), user)
 
 
-def _stamp(pk: int, user) -> tuple | None:
+def _stamped(pk: int, user) -> tuple[Multiviewer, tuple]:
+    """The multiviewer as the stamp read it, and the stamp's row; NotFound when there is none."""
     with connection.cursor() as cursor:
         cursor.execute(_STAMP_SQL, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1,
                                     "user": getattr(user, "pk", None)})
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"Multiviewer #{pk} does not exist.")
+    return _multiviewer_of(row), row
 
 
 def _multiviewer_of(row: tuple) -> Multiviewer:
@@ -206,7 +204,7 @@ def _shared_document(mv: Multiviewer) -> dict:
         # Floats as floats: JSON gives 0 and 1 as integers, the API answers 0.0 and 1.0.
         stored = [Window(n, float(x), float(y), float(w), float(h))
                   for n, x, y, w, h in _json_rows(row[8])]
-        layout_windows = [w.as_dict() for w in stored or default_layouts()[layout].windows]
+        layout_windows = stored or default_layouts()[layout].windows
     count = len(layout_windows) if layout is not None else None
     windows = []
     for index in range(count or 0):
@@ -214,7 +212,7 @@ def _shared_document(mv: Multiviewer) -> dict:
         output = mv.output_for_window(index + 1)
         routed, route_updated_at, source_id, label = routes.get(output, (None, None, None, None))
         source = (None if source_id is None else
-                  {"id": source_id, "quartz_input": routed, "label": label})
+                  source_document(Source(id=source_id, quartz_input=routed, label=label)))
         windows.append({
             "window": index + 1,
             "output": output,
@@ -225,8 +223,7 @@ def _shared_document(mv: Multiviewer) -> dict:
             "updated_at": updated_at,
             "route_updated_at": route_updated_at,
         })
-    geometry = [{"window": w["id"], "x": w["x"], "y": w["y"], "w": w["w"], "h": w["h"]}
-                for w in layout_windows]
+    geometry = [{"window": w.id, "x": w.x, "y": w.y, "w": w.w, "h": w.h} for w in layout_windows]
     return {
         "id": mv.pk,
         "number": mv.number,

@@ -43,7 +43,7 @@ from devices.control.changes import (
     WindowChange,
 )
 from devices.errors import DeviceError, OutputLocked
-from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
+from devices.models import LayoutWindow, Multiviewer, NexxSettings, QuartzSettings, Source
 from devices.models.integration import load_both
 from devices.nexx.catalog import (
     LAYERS_PER_WINDOW,
@@ -55,6 +55,7 @@ from devices.nexx.catalog import (
 )
 from devices.nexx.layouts import window_count
 from mvcontrol.errors import Conflict, Forbidden, InvalidInput, TooLarge
+from mvcontrol.postgresql import rows
 from mvcontrol.postgresql.commits import commit_lossable
 from mvcontrol.ratelimits import enforce
 from state.models import MultiviewerState, RoutingState, WindowState
@@ -135,7 +136,7 @@ class _Plan:
     skipped: list[str] = field(default_factory=list)
     # Both devices' settings, read in one query while planning and sent with (one read per
     # change).
-    quartz: QuartzSettings | None = None
+    quartz_settings: QuartzSettings | None = None
     nexx_settings: NexxSettings | None = None
 
     @property
@@ -182,7 +183,7 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
     errors: dict[str, list[str]] = {}
     state = _state_for_change(mv)
     plan = _Plan()
-    plan.quartz, plan.nexx_settings = load_both()
+    plan.quartz_settings, plan.nexx_settings = load_both()
     idx = mv.nexx_index
 
     if change.layout is not None:
@@ -214,25 +215,22 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
 
 
 @functools.cache
-def _state_statement() -> tuple[str, list[str]]:
-    fields = MultiviewerState._meta.concrete_fields
-    columns = ", ".join(f"st.{connection.ops.quote_name(f.column)}" for f in fields)
-    sql = (f"SELECT {columns}, (SELECT count(*) FROM devices_nexx_layout_window g"  # noqa: S608
-           " WHERE g.layout_id = st.layout) FROM state_mv st WHERE st.multiviewer_id = %s")
-    return sql, [f.attname for f in fields]
+def _state_statement() -> str:
+    return (f"SELECT {rows.columns(MultiviewerState, 'st')}, (SELECT count(*)"  # noqa: S608
+            f" FROM {rows.table(LayoutWindow)} g WHERE g.layout_id = st.layout)"
+            f" FROM {rows.table(MultiviewerState)} st WHERE st.multiviewer_id = %s")
 
 
 def _state_for_change(mv: Multiviewer) -> MultiviewerState | None:
     """The cached state a change is planned from, with `stored_windows`: how many windows of
     its layout are stored (0: the default geometry). One statement built once per process: the
     ORM took longer to build it than PostgreSQL to answer, on every write."""
-    sql, names = _state_statement()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [mv.pk])
+        cursor.execute(_state_statement(), [mv.pk])
         row = cursor.fetchone()
     if row is None:
         return None
-    state = MultiviewerState.from_db(connection.alias, names, row[:-1])
+    state = rows.instance(MultiviewerState, row[:-1])
     state.stored_windows = row[-1]
     return state
 
@@ -254,13 +252,13 @@ def _plan_windows(*, user, mv: Multiviewer, change: MultiviewerChange,
     if layout is None:
         windows_in_layout = WINDOWS_PER_MULTIVIEWER
     elif state is not None and layout == state.layout:
-        windows_in_layout = window_count(layout, stored=state.stored_windows or 0)
+        windows_in_layout = window_count(layout, stored=state.stored_windows)
     else:
         windows_in_layout = window_count(layout)
     # The cached windows only tell which values are unchanged.
     cached = ({w.window_index: w for w in WindowState.objects.filter(multiviewer=mv)}
               if only_differences else {})
-    limits = _router_limits(plan.quartz)
+    limits = _router_limits(plan.quartz_settings)
     seen: set[int] = set()
     switches: list[_Switch] = []
     for wc in change.windows:
@@ -573,7 +571,7 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
     from devices.quartz.service import QuartzService
 
     try:
-        quartz = QuartzService.from_settings(plan.quartz)
+        quartz = QuartzService.from_settings(plan.quartz_settings)
     except DeviceError as exc:
         _fail(result, [s.name for s in plan.switches], exc)
         return

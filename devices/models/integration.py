@@ -194,20 +194,15 @@ class NexxSettings(_Singleton):
 def load_both() -> tuple[QuartzSettings, NexxSettings]:
     """Both settings rows in one query: a write plans with the router's and sends with the
     frame's. A row not created yet is created with defaults, as load() does."""
-    parts = [(model, model._meta.concrete_fields) for model in (QuartzSettings, NexxSettings)]
-    quote = connection.ops.quote_name
-    columns = ", ".join(f"{alias}.{quote(f.column)}" for (model, fields), alias
-                        in zip(parts, ("q", "n"), strict=True) for f in fields)
+    from mvcontrol.postgresql import rows
+
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM (SELECT) AS one "  # noqa: S608 - model names
-                       f"LEFT JOIN {quote(QuartzSettings._meta.db_table)} q ON q.id = 1 "
-                       f"LEFT JOIN {quote(NexxSettings._meta.db_table)} n ON n.id = 1")
+        cursor.execute(
+            f"SELECT {rows.columns(QuartzSettings, 'q')}, {rows.columns(NexxSettings, 'n')}"  # noqa: S608
+            f" FROM (SELECT) AS one LEFT JOIN {rows.table(QuartzSettings)} q ON q.id = 1"
+            f" LEFT JOIN {rows.table(NexxSettings)} n ON n.id = 1")
         row = cursor.fetchone()
-    loaded = []
-    offset = 0
-    for model, fields in parts:
-        values = row[offset:offset + len(fields)]
-        offset += len(fields)
-        loaded.append(model.load() if values[0] is None else
-                      model.from_db(connection.alias, [f.attname for f in fields], values))
-    return loaded[0], loaded[1]
+    split = rows.width(QuartzSettings)
+    quartz, nexx = row[:split], row[split:]
+    return (QuartzSettings.load() if quartz[0] is None else rows.instance(QuartzSettings, quartz),
+            NexxSettings.load() if nexx[0] is None else rows.instance(NexxSettings, nexx))
