@@ -24,6 +24,7 @@ import asyncio
 import json
 import math
 import os
+import resource
 import secrets
 import signal
 import subprocess
@@ -96,7 +97,9 @@ def python_loop_us() -> float:
 
 def _process_table() -> dict[int, tuple[int, str, float]]:
     """pid -> (parent pid, command name, CPU seconds so far) of every process (Linux /proc;
-    empty elsewhere)."""
+    empty elsewhere). A process's CPU includes that of its children that ended and were
+    waited for: a PostgreSQL backend that ends during a measurement is counted in its
+    postmaster's figure instead of vanishing from the sum."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     table: dict[int, tuple[int, str, float]] = {}
     try:
@@ -112,7 +115,8 @@ def _process_table() -> dict[int, tuple[int, str, float]]:
             continue
         name = text[text.index("(") + 1:text.rindex(")")]
         fields = text[text.rindex(")") + 2:].split()
-        table[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+        # utime, stime, cutime, cstime
+        table[int(entry)] = (int(fields[1]), name, sum(map(int, fields[11:15])) / tick)
     return table
 
 
@@ -298,7 +302,8 @@ class Stack:
             "postgresql": sum(c for _, name, c in table.values() if name == "postgres"),
             "redis": sum(_tree_cpu(table, pid) for pid in redis_pids),
             "emulators": _tree_cpu(table, self.emulators.process.pid) if self.emulators else 0.0,
-            "load generator": table.get(os.getpid(), (0, "", 0.0))[2],
+            # Its own CPU only: the stack's processes are its children.
+            "load generator": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
         }
         return cpu
 
