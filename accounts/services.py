@@ -371,9 +371,17 @@ def _pk(obj) -> int:
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 
+def storable_pk(pk: int | None) -> int | None:
+    """`pk`, or None when the database cannot hold it (then no row has it)."""
+    return pk if pk is not None and _BIGINT_MIN <= pk <= _BIGINT_MAX else None
+
+
 @functools.cache
-def _with_grant_statement(model) -> str:
-    """SELECT of every column of `model` by primary key, then its grant to a user."""
+def with_grant_statement(model, pk_param: str = "pk") -> str:
+    """SELECT of every column of `model` (rows.columns order) by primary key, the
+    `%(pk_param)s` parameter, then its grant to the user in the `%(user)s` parameter (a
+    boolean). For a caller that reads it with more in one statement, as get_with_grant reads
+    it alone; AccessService.mark_grant records the grant read."""
     target = "multiviewer" if model is Multiviewer else "source"
     through = getattr(User, f"{target}s").through
     quote = connection.ops.quote_name
@@ -381,7 +389,7 @@ def _with_grant_statement(model) -> str:
     return (f"SELECT {rows.columns(model, 'r')}, EXISTS (SELECT 1 FROM {rows.table(through)} g"  # noqa: S608
             f" WHERE g.{quote(through._meta.get_field(target).column)} = r.{pk}"
             f" AND g.{quote(through._meta.get_field('user').column)} = %(user)s)"
-            f" FROM {rows.table(model)} r WHERE r.{pk} = %(pk)s")
+            f" FROM {rows.table(model)} r WHERE r.{pk} = %({pk_param})s")
 
 
 def _grant_as_read(user: AnyUser, obj) -> bool | None:
@@ -446,10 +454,10 @@ class AccessService:
         again. A write checks its multiviewer and source in the view and again in
         ControlService; this keeps both checks and reads each grant once. The statement is
         built once per process (the ORM took longer to build it than PostgreSQL to answer)."""
-        if not _BIGINT_MIN <= pk <= _BIGINT_MAX:  # what the database cannot hold is not there
+        if storable_pk(pk) is None:
             return None
         with connection.cursor() as cursor:
-            cursor.execute(_with_grant_statement(model),
+            cursor.execute(with_grant_statement(model),
                            {"pk": pk, "user": getattr(user, "pk", None)})
             row = cursor.fetchone()
         if row is None:

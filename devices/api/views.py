@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,13 +26,14 @@ from devices.api.serializers import (
 )
 from devices.control.changes import MultiviewerChange, UmdLayerChange, WindowChange
 from devices.control.documents import (
-    multiviewer_document,
     multiviewers_list,
     read_multiviewer_json,
     route_row,
     routing_list,
     sources_list,
+    written_multiviewer_json,
 )
+from devices.control.reads import ChangeReads, read_for_change
 from devices.control.services import ControlService, require_multiviewer
 from devices.models import Multiviewer, Source
 from devices.nexx.catalog import catalog_document
@@ -86,35 +88,61 @@ def _valid(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
-def _multiviewer(request: Request, pk: int) -> Multiviewer:
-    # The grant is read with the multiviewer, once for the view and ControlService.
-    mv = AccessService.get_with_grant(request.user, Multiviewer, pk)
+def _granted_multiviewer(request: Request, pk: int, mv: Multiviewer | None) -> Multiviewer:
+    """`mv`, read with its grant (once for the view and ControlService): 404, 403 not_granted."""
     if mv is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")
     require_multiviewer(request.user, mv)
     return mv
 
 
-def _source(request: Request, pk: int, field_name: str) -> Source:
-    # The grant is read with the source; ControlService checks it.
-    source = AccessService.get_with_grant(request.user, Source, pk)
+def _known_source(pk: int, source: Source | None, field_name: str) -> Source:
+    # Read with its grant; ControlService checks the grant.
     if source is None:
         raise InvalidInput(f"Source #{pk} does not exist.",
                            fields={field_name: [f"Unknown source id {pk}."]})
     return source
 
 
-def _multiviewer_response(mv: Multiviewer, user) -> Response:
+def _source(request: Request, pk: int, field_name: str) -> Source:
+    return _known_source(pk, AccessService.get_with_grant(request.user, Source, pk), field_name)
+
+
+def _change(request: Request, pk: int, serializer_class,
+            source_field: str | None = None) -> tuple[Multiviewer, dict, ChangeReads]:
+    """A change to multiviewer `pk`: the multiviewer (404 and 403 answered first, whatever the
+    body), the valid body (400, 415), and what the change reads before it is planned, with the
+    source the body names in `source_field`, in one round trip (devices/control/reads.py)."""
+    try:
+        serializer = serializer_class(data=request.data)
+    except APIException as exc:  # an unreadable body, answered after the multiviewer's checks
+        serializer, unreadable = None, exc
+    else:
+        unreadable = None
+    source_pk = None
+    if source_field and serializer is not None and serializer.is_valid():
+        source_pk = serializer.validated_data.get(source_field)
+    reads = read_for_change(request.user, pk, source_pk)
+    mv = _granted_multiviewer(request, pk, reads.multiviewer)
+    if unreadable is not None:
+        raise unreadable
+    serializer.is_valid(raise_exception=True)
+    return mv, serializer.validated_data, reads
+
+
+def _multiviewer_response(mv: Multiviewer, user) -> HttpResponse:
     # The document is built in MultiviewerSerializer's exact shape (checked by
     # tests/devices/api/test_read_document.py); a second pass through the serializer's fields
-    # cost as much as building it, on the control page's most frequent read.
-    return Response(multiviewer_document(mv, user))
+    # cost as much as building it. Rendered as GET /api/multiviewers/{id} renders it, and kept:
+    # the control page's next read of it is answered from there.
+    return HttpResponse(written_multiviewer_json(mv.pk, user), content_type="application/json")
 
 
-def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange) -> Response:
+def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange,
+             reads: ChangeReads) -> Response | HttpResponse:
     """Apply and answer the multiviewer as it now is; a change that failed half way answers the
     device's error status with what was and was not applied."""
-    result = ControlService.apply(user=request.user, multiviewer=mv, change=change)
+    result = ControlService.apply(user=request.user, multiviewer=mv, change=change, reads=reads)
     if result.error is not None:
         error = result.error
         detail = f"{error.detail}. The change was partly applied — {result.summary()}"
@@ -160,9 +188,8 @@ class MultiviewerView(APIView):
     @extend_schema(operation_id="multiviewer_update", request=MultiviewerChangeSerializer,
                    responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
     def patch(self, request: Request, pk: int) -> Response:
-        mv = _multiviewer(request, pk)
-        data = _valid(MultiviewerChangeSerializer, request.data)
-        return _applied(request, mv, MultiviewerChange(**data))
+        mv, data, reads = _change(request, pk, MultiviewerChangeSerializer)
+        return _applied(request, mv, MultiviewerChange(**data), reads)
 
 
 class MultiviewerLayoutView(APIView):
@@ -171,9 +198,8 @@ class MultiviewerLayoutView(APIView):
     @extend_schema(operation_id="multiviewer_layout", request=LayoutChangeSerializer,
                    responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
     def post(self, request: Request, pk: int) -> Response:
-        mv = _multiviewer(request, pk)
-        data = _valid(LayoutChangeSerializer, request.data)
-        return _applied(request, mv, MultiviewerChange(layout=data["layout"]))
+        mv, data, reads = _change(request, pk, LayoutChangeSerializer)
+        return _applied(request, mv, MultiviewerChange(layout=data["layout"]), reads)
 
 
 class WindowView(APIView):
@@ -183,15 +209,14 @@ class WindowView(APIView):
     @extend_schema(operation_id="multiviewer_window", request=WindowChangeSerializer,
                    responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
     def post(self, request: Request, pk: int, window: int) -> Response:
-        mv = _multiviewer(request, pk)
-        data = _valid(WindowChangeSerializer, request.data)
-        source = _source(request, data["source"], "source") if "source" in data else None
+        mv, data, reads = _change(request, pk, WindowChangeSerializer, source_field="source")
+        source = _known_source(data["source"], reads.source, "source") if "source" in data else None
         umd = [UmdLayerChange(layer["layer"], {k: v for k, v in layer.items() if k != "layer"})
                for layer in data.get("umd", [])]
         change = MultiviewerChange(windows=[WindowChange(window, source=source,
                                                          pcm_bars=data.get("pcm_bars"),
                                                          umd=umd)])
-        return _applied(request, mv, change)
+        return _applied(request, mv, change, reads)
 
 
 class LeaseView(APIView):

@@ -65,6 +65,14 @@ def _umd_layers(stored: object) -> list[dict]:
 # function's text in devices/migrations/0005_multiviewer_read_functions.py. Any committed write,
 # whoever makes it, changes the stamp.
 _STAMP_SQL = "SELECT * FROM mvcontrol_multiviewer_stamp(%(mv)s, %(user)s, %(last)s)"
+_STAMP_WIDTH = 14  # the stamp's columns, then (below) the document's
+# A write's answer: its own change made a new stamp, so the document is always built. Both in
+# one statement, so in one snapshot (the functions are STABLE): the document shows exactly the
+# rows the stamp names, with the routes of the outputs of the multiviewer row read.
+_STAMP_AND_DOCUMENT_SQL = (
+    "SELECT * FROM mvcontrol_multiviewer_stamp(%(mv)s, %(user)s, %(last)s) AS s"
+    " CROSS JOIN LATERAL mvcontrol_multiviewer_document("
+    "s.mv_id, s.mv_output_base, s.mv_output_base + %(last)s) AS d")
 DOCUMENTS_KEPT = 256
 
 
@@ -107,10 +115,28 @@ def read_multiviewer_json(pk: int, user) -> bytes:
     mv, row = _stamped(pk, user)
     AccessService.mark_grant(user, mv, row[13])
     require_multiviewer(user, mv)
+    return _rendered(mv, row, user)
+
+
+def written_multiviewer_json(pk: int, user) -> bytes:
+    """The answer of a write to multiviewer `pk` by `user` (who the write found granted): the
+    multiviewer as it now is, as GET /api/multiviewers/{id} answers it, read with its stamp in
+    one statement. NotFound when the multiviewer is gone."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_AND_DOCUMENT_SQL, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1,
+                                                 "user": getattr(user, "pk", None)})
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"Multiviewer #{pk} does not exist.")
+    mv = _multiviewer_of(row)
+    return _rendered(mv, row[:_STAMP_WIDTH], user, document_row=row[_STAMP_WIDTH:])
+
+
+def _rendered(mv: Multiviewer, row: tuple, user, document_row: tuple | None = None) -> bytes:
     key = (_stamp_key(mv, row), *row[10:13], row[10] == user.pk)
     body = _RENDERED.get(key)
     if body is None:
-        body = JSONRenderer().render(_document(mv, row, user))
+        body = JSONRenderer().render(_document(mv, row, user, document_row))
         _RENDERED.put(key, body)
     return body
 
@@ -150,13 +176,15 @@ def _stamp_key(mv: Multiviewer, row: tuple) -> tuple[int, str]:
     return (mv.pk, "|".join(part or "" for part in row[5:10]))
 
 
-def _document(mv: Multiviewer, row: tuple, user) -> dict:
+def _document(mv: Multiviewer, row: tuple, user, document_row: tuple | None = None) -> dict:
+    """`document_row`: the document function's row, read in the stamp's statement (else it is
+    read now, when not kept)."""
     key = _stamp_key(mv, row)
     shared = _DOCUMENTS.get(key)
     if shared is None:
-        # Built from rows read after the stamp (the multiviewer's with it): never older than
-        # the stamp it is kept under.
-        shared = _shared_document(mv)
+        # Built from rows read with the stamp or after it (the multiviewer's with it): never
+        # older than the stamp it is kept under.
+        shared = _shared_document(mv, document_row)
         _DOCUMENTS.put(key, shared)
     holder_id, login, expires_at = row[10:13]
     lease = None if holder_id is None else {"login": login, "expires_at": expires_at,
@@ -187,12 +215,14 @@ def _timestamp(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _shared_document(mv: Multiviewer) -> dict:
-    """The document without its lease: the same for every user who may see it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_DOCUMENT_SQL, {"mv": mv.pk, "first": mv.output_for_window(1),
-                                       "last": mv.output_for_window(WINDOWS_PER_MULTIVIEWER)})
-        row = cursor.fetchone()
+def _shared_document(mv: Multiviewer, row: tuple | None = None) -> dict:
+    """The document without its lease: the same for every user who may see it. `row`: the
+    document function's row when already read."""
+    if row is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_DOCUMENT_SQL, {"mv": mv.pk, "first": mv.output_for_window(1),
+                                           "last": mv.output_for_window(WINDOWS_PER_MULTIVIEWER)})
+            row = cursor.fetchone()
     layout, params, state_updated_at = row[0], row[0:5], row[5]
     by_index = {index: (pcm_bars, umd, _timestamp(updated_at))
                 for index, pcm_bars, umd, updated_at in _json_rows(row[6])}

@@ -27,13 +27,12 @@ what was applied and what failed, and its `partial` is True.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.services import AccessService
 from devices.control import leases
@@ -42,8 +41,9 @@ from devices.control.changes import (
     MultiviewerChange,
     WindowChange,
 )
+from devices.control.reads import ChangeReads, state_for_change
 from devices.errors import DeviceError, OutputLocked
-from devices.models import LayoutWindow, Multiviewer, NexxSettings, QuartzSettings, Source
+from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
 from devices.models.integration import load_both
 from devices.nexx.catalog import (
     LAYERS_PER_WINDOW,
@@ -55,7 +55,6 @@ from devices.nexx.catalog import (
 )
 from devices.nexx.layouts import window_count
 from mvcontrol.errors import Conflict, Forbidden, InvalidInput, TooLarge
-from mvcontrol.postgresql import rows
 from mvcontrol.postgresql.commits import commit_lossable
 from mvcontrol.ratelimits import enforce
 from state.models import MultiviewerState, RoutingState, WindowState
@@ -176,14 +175,18 @@ def _check(errors: dict[str, list[str]], name: str, key: str, value: object) -> 
         return None
 
 
-def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences: bool) -> _Plan:
+def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences: bool,
+          reads: ChangeReads | None) -> _Plan:
     """Validate the whole change (InvalidInput listing every problem, Forbidden for grants) and
     turn it into device items; with `only_differences`, values equal to the cached state are
     left out (listed in `skipped`)."""
     errors: dict[str, list[str]] = {}
-    state = _state_for_change(mv)
     plan = _Plan()
-    plan.quartz_settings, plan.nexx_settings = load_both()
+    if reads is None:
+        state = state_for_change(mv)
+        plan.quartz_settings, plan.nexx_settings = load_both()
+    else:
+        state, plan.quartz_settings, plan.nexx_settings = reads.state, reads.quartz, reads.nexx
     idx = mv.nexx_index
 
     if change.layout is not None:
@@ -212,27 +215,6 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
                            fields=errors)
     _require_sources(user, plan)
     return plan
-
-
-@functools.cache
-def _state_statement() -> str:
-    return (f"SELECT {rows.columns(MultiviewerState, 'st')}, (SELECT count(*)"  # noqa: S608
-            f" FROM {rows.table(LayoutWindow)} g WHERE g.layout_id = st.layout)"
-            f" FROM {rows.table(MultiviewerState)} st WHERE st.multiviewer_id = %s")
-
-
-def _state_for_change(mv: Multiviewer) -> MultiviewerState | None:
-    """The cached state a change is planned from, with `stored_windows`: how many windows of
-    its layout are stored (0: the default geometry). One statement built once per process: the
-    ORM took longer to build it than PostgreSQL to answer, on every write."""
-    with connection.cursor() as cursor:
-        cursor.execute(_state_statement(), [mv.pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    state = rows.instance(MultiviewerState, row[:-1])
-    state.stored_windows = row[-1]
-    return state
 
 
 def _target_layout(change: MultiviewerChange, state: MultiviewerState | None,
@@ -434,15 +416,20 @@ class ControlService:
     @staticmethod
     def apply(*, user, multiviewer: Multiviewer, change: MultiviewerChange,
               enforce_rate: bool = True, enforce_size: bool = True,
-              only_differences: bool = False) -> ApplyResult:
+              only_differences: bool = False, reads: ChangeReads | None = None) -> ApplyResult:
         """Validate, limit, lease, send and record one change of `multiviewer` for `user`.
+        `reads`: what read_for_change(user, multiviewer.pk, …) read for this change (the API
+        reads it with the multiviewer and source it checks); read here when not given.
 
         Raises InvalidInput (400), Forbidden (403 not_granted), Conflict (409 edit_lease_held,
         layout_unknown), TooLarge (413), RateLimited (429) before anything is sent, and the
         DeviceError when a device failed before anything was applied."""
+        if reads is not None and (reads.multiviewer is None
+                                  or reads.multiviewer.pk != multiviewer.pk):
+            raise ValueError("reads were read for another multiviewer")
         require_multiviewer(user, multiviewer)
         plan = _plan(user=user, mv=multiviewer, change=change,
-                     only_differences=only_differences)
+                     only_differences=only_differences, reads=reads)
         count = change.parameter_count()
         limit = settings.MAX_PARAMS_PER_REQUEST
         if enforce_size and count > limit:

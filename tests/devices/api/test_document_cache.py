@@ -21,9 +21,9 @@ def builds(monkeypatch) -> list[int]:
     built: list[int] = []
     original = documents._shared_document
 
-    def counting(mv):
+    def counting(mv, row=None):
         built.append(mv.pk)
-        return original(mv)
+        return original(mv, row)
 
     monkeypatch.setattr(documents, "_shared_document", counting)
     return built
