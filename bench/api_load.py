@@ -14,7 +14,10 @@ passwords, then for concurrency 1, 8 and 32 measures p50/p99 latency and request
   lease is contended.
 It also times the same device work called directly (QuartzService.switch + NEXXService
 .write_values, one after the other, as the API does) to show what the API adds to the device
-round trip. Per-user write and login rate limits are off (RATELIMIT_ENABLE=false): 32 operators
+round trip. The two are timed alternately, one at a time, a request started every two throttle
+spacings (21 ms): back to back, the frame's throttle (one request per 10.5 ms) would hold each
+one until its slot, and both would measure the spacing instead of themselves.
+Per-user write and login rate limits are off (RATELIMIT_ENABLE=false): 32 operators
 writing flat out would otherwise be held to WRITE_RATE after a second, and the bench measures the
 server; bench/protection.py runs with them on. The frame's throttle is set to 100 requests/s (the
 most the integration settings allow), so write throughput tops out near 95/s by design.
@@ -44,7 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack import (  # noqa: E402
     BASE_DIR,
     Connection,
-    Operator,
     Stack,
     cpu_description,
     percentile,
@@ -56,11 +58,10 @@ RESULTS = BASE_DIR / "bench" / "results"
 
 
 async def _load(port: int, duration: float, concurrency: int, make_request,
-                keep_alive: bool = False, meter=None, gap: float = 0.0) -> dict:
+                keep_alive: bool = False, meter=None) -> dict:
     """`concurrency` clients sending `make_request(client, n)` back to back for 1 s of warm-up
     and `duration` s measured. `meter`: a callable giving CPU seconds by part of the stack
-    (Stack.cpu_seconds), read when the measured part starts and at the end. `gap`: a client
-    starts its next request no sooner than this many seconds after it started the last."""
+    (Stack.cpu_seconds), read when the measured part starts and at the end."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
@@ -78,8 +79,6 @@ async def _load(port: int, duration: float, concurrency: int, make_request,
             method, path, who, body = make_request(i, n)
             n += 1
             status, _, seconds = await connection.request(method, path, who, body)
-            if gap:
-                await asyncio.sleep(max(0.0, gap - seconds))
             if time.perf_counter() - seconds >= measure_from:  # started after the warm-up
                 latencies.append(seconds)
                 statuses[status] = statuses.get(status, 0) + 1
@@ -118,30 +117,69 @@ async def _load(port: int, duration: float, concurrency: int, make_request,
     }
 
 
-def device_round_trip(stack: Stack, operator: Operator, samples: int, gap: float) -> dict:
-    """The window write's device work, called directly: Quartz switch then NEXX write, one
-    every `gap` seconds so that the devices' throttle never holds one back."""
+def paired_overhead(stack: Stack, make_write, samples: int, gap: float,
+                    keep_alive: bool) -> tuple[dict, dict]:
+    """The window write's device work called directly (Quartz switch then NEXX write, as the
+    API does them) and the window write through the API, alternately, one request started every
+    `gap` seconds so that the devices' throttle never holds one back. Pairs under the same
+    conditions: this machine's speed drifts within a minute, and two rows timed one after the
+    other differed by a millisecond from drift alone. The direct calls use the server's throttle
+    schedule (Redis when the stack has it), as the API's do. Returns (device, write)."""
+    from django.conf import settings
+
     from devices.models import Multiviewer
     from devices.nexx.catalog import param_id
     from devices.nexx.service import NEXXService
     from devices.quartz.service import QuartzService
+    from devices.throttle import reset_shared_schedule
 
-    mv = Multiviewer.objects.get(pk=operator.multiviewer)
+    method, path, who, _ = make_write(0, 0)
+    mv = Multiviewer.objects.get(pk=who.multiviewer)
     output = mv.output_for_window(1)
     pid = param_id("pcm_bars", mv.nexx_index, 0)
+    previous_redis = settings.REDIS_URL
+    settings.REDIS_URL = stack.redis_url
+    reset_shared_schedule()
     quartz, nexx = QuartzService.from_settings(), NEXXService.from_settings()
-    sources = [2, 3]
-    times: list[float] = []
-    for i in range(samples + 5):
-        started = time.perf_counter()
-        quartz.switch(output=output, source=sources[i % 2])
-        nexx.write_values({pid: (4, 8)[i % 2]})
-        took = time.perf_counter() - started
-        if i >= 5:  # the first few open connections
-            times.append(took)
-        time.sleep(max(0.0, gap - took))
-    return {"samples": samples, "p50_ms": round(percentile(times, 50) * 1000, 2),
-            "p99_ms": round(percentile(times, 99) * 1000, 2)}
+    loop = asyncio.new_event_loop()
+    connection = Connection(stack.port, keep_alive)
+    device_times: list[float] = []
+    write_times: list[float] = []
+    statuses: dict[int, int] = {}
+    cpu_from: dict[str, float] = {}
+    try:
+        for i in range(samples + 5):
+            if i == 5:  # the first few open connections
+                cpu_from = stack.cpu_seconds()
+            started = time.perf_counter()
+            quartz.switch(output=output, source=(2, 3)[i % 2])
+            nexx.write_values({pid: (4, 8)[i % 2]})
+            took = time.perf_counter() - started
+            time.sleep(max(0.0, gap - took))
+            method, path, who, body = make_write(0, i)
+            status, _, seconds = loop.run_until_complete(
+                connection.request(method, path, who, body))
+            if i >= 5:
+                device_times.append(took)
+                write_times.append(seconds)
+                statuses[status] = statuses.get(status, 0) + 1
+            time.sleep(max(0.0, gap - seconds))
+        cpu_to = stack.cpu_seconds()
+    finally:
+        loop.run_until_complete(connection.close())
+        loop.close()
+        settings.REDIS_URL = previous_redis
+        reset_shared_schedule()
+    device = {"samples": samples, "p50_ms": round(percentile(device_times, 50) * 1000, 2),
+              "p99_ms": round(percentile(device_times, 99) * 1000, 2)}
+    write = {"requests": samples, "p50_ms": round(percentile(write_times, 50) * 1000, 2),
+             "p99_ms": round(percentile(write_times, 99) * 1000, 2),
+             "statuses": {str(k): v for k, v in sorted(statuses.items())},
+             # Only the parts the direct calls do not use: the server's.
+             "cpu_ms_per_request": {part: round((cpu_to[part] - cpu_from[part]) / samples * 1000,
+                                                2)
+                                    for part in ("gunicorn", "postgresql") if part in cpu_to}}
+    return device, write
 
 
 def main() -> int:
@@ -151,8 +189,9 @@ def main() -> int:
     parser.add_argument("--operators", type=int, default=32)
     parser.add_argument("--duration", type=float, default=8.0,
                         help="seconds measured per concurrency level (after 1 s of warm-up)")
-    parser.add_argument("--samples", type=int, default=200,
-                        help="direct device round trips timed")
+    parser.add_argument("--samples", type=int, default=300,
+                        help="pairs of a direct device round trip and a write, timed "
+                             "alternately one at a time")
     parser.add_argument("--redis", action=argparse.BooleanOptionalAction,
                         default=shutil.which("redis-server") is not None,
                         help="start a throw-away local redis-server and set REDIS_URL (shared "
@@ -213,9 +252,8 @@ def main() -> int:
 
         gap = 2 / (min(stack.nexx_rate, stack.quartz_rate) * HEADROOM)
         results["pace_ms"] = round(gap * 1000, 1)
-        results["device_round_trip"] = device_round_trip(stack, operators[0], args.samples, gap)
-        results["write_paced"] = asyncio.run(_load(stack.port, args.duration, 1, write,
-                                                   keep_alive, stack.cpu_seconds, gap=gap))
+        results["device_round_trip"], results["write_paced"] = paired_overhead(
+            stack, write, args.samples, gap, keep_alive)
         for level in LEVELS:
             results["write"].append(asyncio.run(_load(stack.port, args.duration, level, write,
                                                        keep_alive, stack.cpu_seconds)))
@@ -239,14 +277,13 @@ def main() -> int:
     device, paced = results["device_round_trip"], results["write_paced"]
     added = round(paced["p50_ms"] - device["p50_ms"], 2)
     results["write_adds_p50_ms"] = added
-    print(f"One at a time, a request started every {results['pace_ms']} ms (twice the frame's "
-          "throttle spacing, so that the throttle holds nothing back):")
+    print(f"One at a time, the two alternately, a request started every {results['pace_ms']} ms "
+          "(twice the frame's throttle spacing, so that the throttle holds nothing back):")
     print(f"{'device round trip, called directly':<34}{1:>6}{device['samples']:>10}{'':>9}"
           f"{device['p50_ms']:>9}{device['p99_ms']:>9}")
-    print(f"{'POST .../windows/1 (source+bars)':<34}{1:>6}{paced['requests']:>10}"
-          f"{paced['requests_per_second']:>9}{paced['p50_ms']:>9}{paced['p99_ms']:>9}"
-          f"{paced['client_cpu_percent']:>11}%  {json.dumps(paced['statuses'])}")
-    print("  CPU ms per request: " + ", ".join(
+    print(f"{'POST .../windows/1 (source+bars)':<34}{1:>6}{paced['requests']:>10}{'':>9}"
+          f"{paced['p50_ms']:>9}{paced['p99_ms']:>9}{'':>12}  {json.dumps(paced['statuses'])}")
+    print("  CPU ms per write: " + ", ".join(
         f"{part} {ms}" for part, ms in paced["cpu_ms_per_request"].items()))
     print(f"the window write adds {added} ms (p50) to the device round trip")
 
