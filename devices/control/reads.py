@@ -7,7 +7,8 @@ four.
 
 The statements come from their owners (AccessService's grant read, the settings models), built
 once per process from the models' fields (mvcontrol/postgresql/rows.py), like the ones they
-replace.
+replace. Several statements with parameters in one string need psycopg's client-side binding,
+Django's default, which the settings keep (as mvcontrol/postgresql/commits.py needs too).
 """
 
 from __future__ import annotations
