@@ -122,13 +122,7 @@ def written_multiviewer_json(pk: int, user) -> bytes:
     """The answer of a write to multiviewer `pk` by `user` (who the write found granted): the
     multiviewer as it now is, as GET /api/multiviewers/{id} answers it, read with its stamp in
     one statement. NotFound when the multiviewer is gone."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STAMP_AND_DOCUMENT_SQL, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1,
-                                                 "user": getattr(user, "pk", None)})
-        row = cursor.fetchone()
-    if row is None:
-        raise NotFound(f"Multiviewer #{pk} does not exist.")
-    mv = _multiviewer_of(row)
+    mv, row = _stamped(pk, user, _STAMP_AND_DOCUMENT_SQL)
     return _rendered(mv, row[:_STAMP_WIDTH], user, document_row=row[_STAMP_WIDTH:])
 
 
@@ -153,11 +147,12 @@ def multiviewer_document(mv: Multiviewer, user) -> dict:
     return _document(*_stamped(mv.pk, user), user)
 
 
-def _stamped(pk: int, user) -> tuple[Multiviewer, tuple]:
-    """The multiviewer as the stamp read it, and the stamp's row; NotFound when there is none."""
+def _stamped(pk: int, user, sql: str = _STAMP_SQL) -> tuple[Multiviewer, tuple]:
+    """The multiviewer as the stamp read it, and the stamp's row (with the document's after it,
+    by _STAMP_AND_DOCUMENT_SQL); NotFound when there is none."""
     with connection.cursor() as cursor:
-        cursor.execute(_STAMP_SQL, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1,
-                                    "user": getattr(user, "pk", None)})
+        cursor.execute(sql, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1,
+                             "user": getattr(user, "pk", None)})
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")

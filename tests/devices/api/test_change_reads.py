@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import AccessService
-from devices.control import documents
 from devices.control.changes import MultiviewerChange, WindowChange
 from devices.control.reads import read_for_change, state_for_change
 from devices.control.services import ControlService
@@ -105,7 +104,7 @@ def test_the_multiviewer_is_checked_before_the_body(rig, body, content_type):
     assert set(answer.json()) >= {"error", "detail", "fields"}
 
 
-def test_the_answer_of_a_write_is_what_the_next_read_answers(rig, monkeypatch):
+def test_the_answer_of_a_write_is_what_the_next_read_answers(rig, builds):
     mv = rig.mv(0)
     client = rig.client(rig.operator)
     source = rig.source(OPERATOR_SOURCES[1])
@@ -115,18 +114,11 @@ def test_the_answer_of_a_write_is_what_the_next_read_answers(rig, monkeypatch):
     assert body["windows"][1]["input"] == source.quartz_input
     assert body["windows"][1]["pcm_bars"] == 4
     assert body["lease"]["mine"] is True
+    assert builds == [mv.pk]  # built for the answer, from the row read with the stamp
 
-    built: list[int] = []
-    original = documents._shared_document
-
-    def counting(mv, row=None):
-        built.append(mv.pk)
-        return original(mv, row)
-
-    monkeypatch.setattr(documents, "_shared_document", counting)
     read = client.get(f"/api/multiviewers/{mv.pk}")
     assert read.content == written.content  # the same bytes, answered from what was kept
-    assert built == []
+    assert builds == [mv.pk]
     # Another user sees the same document with the lease not theirs.
     other = check(rig.client(rig.admin).get(f"/api/multiviewers/{mv.pk}"), 200)
     assert other["windows"] == body["windows"] and other["lease"]["mine"] is False

@@ -5,7 +5,6 @@ lease view leaks to another."""
 
 from __future__ import annotations
 
-import pytest
 from django.db import transaction
 
 from devices.control import documents
@@ -13,20 +12,6 @@ from devices.models import Layout, LayoutWindow, Multiviewer, Source
 from state.models import RoutingState, WindowState
 from state.services import StateService
 from tests.fixtures.control import refresh_now
-
-
-@pytest.fixture
-def builds(monkeypatch) -> list[int]:
-    """Multiviewer ids of every document built afresh (not answered from the cache)."""
-    built: list[int] = []
-    original = documents._shared_document
-
-    def counting(mv, row=None):
-        built.append(mv.pk)
-        return original(mv, row)
-
-    monkeypatch.setattr(documents, "_shared_document", counting)
-    return built
 
 
 def read(rig, user=None) -> dict:
