@@ -120,11 +120,16 @@ def _process_table() -> dict[int, tuple[int, str, float]]:
     return table
 
 
-def _tree_cpu(table: dict[int, tuple[int, str, float]], root: int) -> float:
-    """CPU seconds of `root` and every process below it."""
+def _children(table: dict[int, tuple[int, str, float]]) -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for pid, (parent, _, _) in table.items():
         children.setdefault(parent, []).append(pid)
+    return children
+
+
+def _tree_cpu(table: dict[int, tuple[int, str, float]], children: dict[int, list[int]],
+              root: int) -> float:
+    """CPU seconds of `root` and every process below it (`children`: _children(table))."""
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
@@ -295,13 +300,15 @@ class Stack:
         table = _process_table()
         if not table:
             return {}
+        children = _children(table)
         redis_pids = {p.pid for p in self.processes if p.args[0].endswith("redis-server")}
         cpu = {
-            "gunicorn": sum(_tree_cpu(table, p.pid) for p in self.processes
+            "gunicorn": sum(_tree_cpu(table, children, p.pid) for p in self.processes
                             if p.pid not in redis_pids),
             "postgresql": sum(c for _, name, c in table.values() if name == "postgres"),
-            "redis": sum(_tree_cpu(table, pid) for pid in redis_pids),
-            "emulators": _tree_cpu(table, self.emulators.process.pid) if self.emulators else 0.0,
+            "redis": sum(_tree_cpu(table, children, pid) for pid in redis_pids),
+            "emulators": (_tree_cpu(table, children, self.emulators.process.pid)
+                          if self.emulators else 0.0),
             # Its own CPU only: the stack's processes are its children.
             "load generator": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
         }

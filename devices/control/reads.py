@@ -1,4 +1,4 @@
-"""What a change to a multiviewer reads before anything is sent, in one statement.
+"""What a change to a multiviewer reads before anything is sent, in one round trip.
 
 A window write needs the multiviewer with its grant to the user, the source with its grant, the
 cached state the change is planned from (with its layout's stored window count) and both
@@ -40,7 +40,7 @@ class ChangeReads:
 
 
 @functools.cache
-def state_statement() -> str:
+def _state_statement() -> str:
     """The state a change is planned from by the `%(mv)s` parameter, then its layout's stored
     window count."""
     return (f"SELECT {rows.columns(MultiviewerState, 'st')}, (SELECT count(*)"  # noqa: S608
@@ -48,9 +48,9 @@ def state_statement() -> str:
             f" FROM {rows.table(MultiviewerState)} st WHERE st.multiviewer_id = %(mv)s")
 
 
-def state_from_row(row) -> MultiviewerState | None:
-    """The state from a row of state_statement() (None for a row of NULLs: no state yet)."""
-    if row[0] is None:
+def _state_of(row) -> MultiviewerState | None:
+    """The state from the row of _state_statement() (None when there is none: no state yet)."""
+    if row is None:
         return None
     state = rows.instance(MultiviewerState, row[:-1])
     state.stored_windows = row[-1]
@@ -60,9 +60,8 @@ def state_from_row(row) -> MultiviewerState | None:
 def state_for_change(mv: Multiviewer) -> MultiviewerState | None:
     """The cached state a change to `mv` is planned from, read alone."""
     with connection.cursor() as cursor:
-        cursor.execute(state_statement(), {"mv": mv.pk})
-        row = cursor.fetchone()
-    return None if row is None else state_from_row(row)
+        cursor.execute(_state_statement(), {"mv": mv.pk})
+        return _state_of(cursor.fetchone())
 
 
 @functools.cache
@@ -70,7 +69,7 @@ def _change_statements() -> str:
     # Four statements in one query string: one round trip, each planned on its own (as one
     # statement of four LATERAL joins, PostgreSQL took longer to plan it than the four).
     return "; ".join((with_grant_statement(Multiviewer, "mv"),
-                      with_grant_statement(Source, "source"), state_statement(),
+                      with_grant_statement(Source, "source"), _state_statement(),
                       both_statement()))
 
 
@@ -90,8 +89,7 @@ def read_for_change(user, multiviewer_pk: int, source_pk: int | None = None) -> 
                 AccessService.mark_grant(user, obj, row[-1])
             found.append(obj)
             cursor.nextset()
-        row = cursor.fetchone()
-        state = None if row is None else state_from_row(row)
+        state = _state_of(cursor.fetchone())
         cursor.nextset()
         quartz, nexx = both_from_row(cursor.fetchone())
     return ChangeReads(multiviewer=found[0], source=found[1], state=state, quartz=quartz,

@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import connection, models
 
+from mvcontrol.postgresql import rows
+
 
 class ConnectionStyle(models.TextChoices):
     PERSISTENT = "persistent", "Persistent connection"
@@ -197,25 +199,14 @@ class NexxSettings(_Singleton):
 def both_statement() -> str:
     """SELECT of both settings rows, side by side in one row (NULLs for a row not created yet):
     for load_both, or a caller that reads them with more in one statement (both_from_row)."""
-    from mvcontrol.postgresql import rows
-
     return (f"SELECT {rows.columns(QuartzSettings, 'q')}, {rows.columns(NexxSettings, 'n')}"  # noqa: S608
             f" FROM (SELECT) AS one LEFT JOIN {rows.table(QuartzSettings)} q ON q.id = 1"
             f" LEFT JOIN {rows.table(NexxSettings)} n ON n.id = 1")
 
 
-@functools.cache
-def both_width() -> int:
-    from mvcontrol.postgresql import rows
-
-    return rows.width(QuartzSettings) + rows.width(NexxSettings)
-
-
 def both_from_row(row) -> tuple[QuartzSettings, NexxSettings]:
     """The settings from a row of both_statement(). A row not created yet is created with
     defaults, as load() does."""
-    from mvcontrol.postgresql import rows
-
     split = rows.width(QuartzSettings)
     quartz, nexx = row[:split], row[split:]
     return (QuartzSettings.load() if quartz[0] is None else rows.instance(QuartzSettings, quartz),
