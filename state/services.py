@@ -24,7 +24,7 @@ from django.utils import timezone
 from devices.models import Multiviewer
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import DomainError, NotFound
-from mvcontrol.postgresql.commits import commit_lossable, execute_lossable
+from mvcontrol.postgresql.commits import Statement, commit_lossable, execute_lossable
 from mvcontrol.ratelimits import enforce
 from state import runs
 from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
@@ -229,27 +229,44 @@ class StateService:
         """The router now sends `input` to `output` (None: unknown)."""
         # One INSERT … ON CONFLICT, one round trip (a router switch answers after it): no read
         # first, whoever else writes the same output.
-        now = timezone.now()
+        record = StateService.route_record(output, input)
         with connection.cursor() as cursor:
-            execute_lossable(cursor, _UPSERT_ROUTE, [output, input, now])
+            execute_lossable(cursor, record.sql, record.params)
             pk, label = cursor.fetchone()
         route = RoutingState(id=pk, output=output, input=input, output_label=label,
-                             updated_at=now)
+                             updated_at=record.params["now"])
         route._state.adding = False
         return route
+
+    @staticmethod
+    def route_record(output: int, input: int | None) -> Statement:
+        """record_route as a statement, to be sent with others (record_then_read)."""
+        return Statement(_UPSERT_ROUTE, {"output": output, "input": input,
+                                         "now": timezone.now()})
+
+    @staticmethod
+    def pcm_bars_record(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> Statement:
+        """record_window of PCM bars alone as a statement, to be sent with others."""
+        if not 0 <= window_index < WINDOWS_PER_MULTIVIEWER:
+            raise ValueError(f"window index {window_index} is out of range 0..15")
+        umd_field = WindowState._meta.get_field("umd")
+        return Statement(_UPSERT_PCM_BARS, {
+            "mv": mv.pk, "index": window_index, "bars": pcm_bars,
+            "umd": umd_field.get_db_prep_save(_empty_umd(), connection), "now": timezone.now()})
 
 
 # Statements that are one round trip each: every window write and router switch records its
 # result with one of them.
 _UPSERT_ROUTE = """
-INSERT INTO state_routing (output, input, output_label, updated_at) VALUES (%s, %s, '', %s)
+INSERT INTO state_routing (output, input, output_label, updated_at)
+VALUES (%(output)s, %(input)s, '', %(now)s)
 ON CONFLICT (output) DO UPDATE SET input = EXCLUDED.input, updated_at = EXCLUDED.updated_at
 RETURNING id, output_label
 """
 # PCM bars only (no UMD merge to make): a None keeps what the snapshot holds, as in the UMD path.
 _UPSERT_PCM_BARS = """
 INSERT INTO state_windows (multiviewer_id, window_index, pcm_bars, umd, updated_at)
-VALUES (%s, %s, %s, %s, %s)
+VALUES (%(mv)s, %(index)s, %(bars)s, %(umd)s, %(now)s)
 ON CONFLICT (multiviewer_id, window_index) DO UPDATE
 SET pcm_bars = coalesce(EXCLUDED.pcm_bars, state_windows.pcm_bars),
     updated_at = EXCLUDED.updated_at
@@ -262,15 +279,14 @@ def _empty_umd() -> list[dict]:
 
 
 def _upsert_pcm_bars(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> WindowState:
-    now = timezone.now()
-    umd_field = WindowState._meta.get_field("umd")
+    record = StateService.pcm_bars_record(mv, window_index, pcm_bars)
     with connection.cursor() as cursor:
-        execute_lossable(cursor, _UPSERT_PCM_BARS, [
-            mv.pk, window_index, pcm_bars, umd_field.get_db_prep_save(_empty_umd(), connection),
-            now])
+        execute_lossable(cursor, record.sql, record.params)
         pk, stored_bars, umd = cursor.fetchone()
+    umd_field = WindowState._meta.get_field("umd")
     window = WindowState(id=pk, multiviewer=mv, window_index=window_index, pcm_bars=stored_bars,
-                         umd=umd_field.from_db_value(umd, None, connection), updated_at=now)
+                         umd=umd_field.from_db_value(umd, None, connection),
+                         updated_at=record.params["now"])
     window._state.adding = False
     return window
 

@@ -31,6 +31,7 @@ from devices.control.documents import (
     route_row,
     routing_list,
     sources_list,
+    written_answer,
     written_multiviewer_json,
 )
 from devices.control.reads import ChangeReads, read_for_change
@@ -130,25 +131,24 @@ def _change(request: Request, pk: int, serializer_class,
     return mv, serializer.validated_data, reads
 
 
-def _multiviewer_response(mv: Multiviewer, user) -> HttpResponse:
-    # The document is built in MultiviewerSerializer's exact shape (checked by
-    # tests/devices/api/test_read_document.py); a second pass through the serializer's fields
-    # cost as much as building it. Rendered as GET /api/multiviewers/{id} renders it, and kept:
-    # the control page's next read of it is answered from there.
-    return HttpResponse(written_multiviewer_json(mv.pk, user), content_type="application/json")
-
-
 def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange,
              reads: ChangeReads) -> Response | HttpResponse:
     """Apply and answer the multiviewer as it now is; a change that failed half way answers the
     device's error status with what was and was not applied."""
-    result = ControlService.apply(user=request.user, multiviewer=mv, change=change, reads=reads)
+    # The answer is read in the round trip of the change's last record.
+    result = ControlService.apply(user=request.user, multiviewer=mv, change=change, reads=reads,
+                                  answer=written_answer(mv.pk, request.user))
     if result.error is not None:
         error = result.error
         detail = f"{error.detail}. The change was partly applied — {result.summary()}"
         return Response(error_body(error.code, detail, {}, device=error.device,
                                    result=result.as_dict()), status=error.http_status)
-    return _multiviewer_response(mv, request.user)
+    # The document is built in MultiviewerSerializer's exact shape (checked by
+    # tests/devices/api/test_read_document.py); a second pass through the serializer's fields
+    # cost as much as building it. Rendered as GET /api/multiviewers/{id} renders it, and kept:
+    # the control page's next read of it is answered from there.
+    return HttpResponse(written_multiviewer_json(mv.pk, request.user, result.answer_row),
+                        content_type="application/json")
 
 
 class SourcesView(APIView):

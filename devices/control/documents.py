@@ -20,6 +20,7 @@ from devices.models import Multiviewer, Source
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
 from devices.nexx.layouts import Window, default_layouts
 from mvcontrol.errors import NotFound
+from mvcontrol.postgresql.commits import Statement
 from state.models import MultiviewerState, RoutingState
 from state.planning import MULTIVIEWER_KEYS, UMD_KEYS
 
@@ -118,11 +119,20 @@ def read_multiviewer_json(pk: int, user) -> bytes:
     return _rendered(mv, row, user)
 
 
-def written_multiviewer_json(pk: int, user) -> bytes:
+def written_answer(pk: int, user) -> Statement:
+    """The read a write to multiviewer `pk` by `user` answers from: the stamp and the document
+    in one statement (ControlService.apply sends it with the write's last record)."""
+    return Statement(_STAMP_AND_DOCUMENT_SQL, _stamp_params(pk, user))
+
+
+def written_multiviewer_json(pk: int, user, row: tuple | None = None) -> bytes:
     """The answer of a write to multiviewer `pk` by `user` (who the write found granted): the
-    multiviewer as it now is, as GET /api/multiviewers/{id} answers it, read with its stamp in
-    one statement. NotFound when the multiviewer is gone."""
-    mv, row = _stamped(pk, user, _STAMP_AND_DOCUMENT_SQL)
+    multiviewer as it now is, as GET /api/multiviewers/{id} answers it. `row`: what
+    written_answer read (read now when not given). NotFound when the multiviewer is gone."""
+    if row is None:
+        mv, row = _stamped(pk, user, _STAMP_AND_DOCUMENT_SQL)
+    else:
+        mv = _multiviewer_of(row)
     return _rendered(mv, row[:_STAMP_WIDTH], user, document_row=row[_STAMP_WIDTH:])
 
 
@@ -151,12 +161,15 @@ def _stamped(pk: int, user, sql: str = _STAMP_SQL) -> tuple[Multiviewer, tuple]:
     """The multiviewer as the stamp read it, and the stamp's row (with the document's after it,
     by _STAMP_AND_DOCUMENT_SQL); NotFound when there is none."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1,
-                             "user": getattr(user, "pk", None)})
+        cursor.execute(sql, _stamp_params(pk, user))
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")
     return _multiviewer_of(row), row
+
+
+def _stamp_params(pk: int, user) -> dict:
+    return {"mv": pk, "last": WINDOWS_PER_MULTIVIEWER - 1, "user": getattr(user, "pk", None)}
 
 
 def _multiviewer_of(row: tuple) -> Multiviewer:

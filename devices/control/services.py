@@ -16,8 +16,12 @@ The seed's command flow, in this order:
      (a layout change re-arranges the windows), then the multiviewer parameters and the windows'
      PCM bars and UMD layers packed into requests of at most 40 parameters (an item — a UMD layer,
      PCM bars, one parameter — never straddles two requests), then the Quartz switches;
-  6. after each request the device accepted, its values go into the state snapshot in one short
-     transaction (no transaction is ever open while a device is asked).
+  6. what each request the devices accepted changed goes into the state snapshot, in short
+     transactions (none is ever open while a device is asked). A record that is one statement
+     (a window's PCM bars, a route) waits for the next record and goes with it; the last go
+     with the read the API answers from, after their commit (mvcontrol/postgresql/commits.py
+     record_then_read): one round trip for the two records and the answer of a window write.
+     Whatever happens, nothing accepted is left unrecorded when apply returns or raises.
 
 A device failure stops the change there (a locked router output stops only its own switch): what
 the devices accepted before stays applied and recorded, nothing else is sent. When nothing at all
@@ -32,7 +36,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.services import AccessService
 from devices.control import leases
@@ -55,7 +59,7 @@ from devices.nexx.catalog import (
 )
 from devices.nexx.layouts import window_count
 from mvcontrol.errors import Conflict, Forbidden, InvalidInput, TooLarge
-from mvcontrol.postgresql.commits import commit_lossable
+from mvcontrol.postgresql.commits import Statement, commit_lossable, record_then_read
 from mvcontrol.ratelimits import enforce
 from state.models import MultiviewerState, RoutingState, WindowState
 from state.services import StateService
@@ -75,6 +79,8 @@ class ApplyResult:
     requests: int = 0
     #: The first device failure (the API answers with its status); None when all went through.
     error: DeviceError | None = field(default=None, repr=False, compare=False)
+    #: The row of apply's `answer` read, read after the records (None without one).
+    answer_row: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -380,8 +386,9 @@ def _batches(items: list[_NexxItem], size: int = MAX_PARAMETERS_PER_REQUEST
     return batches
 
 
-def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
-    """What the frame accepted in one request, into the snapshot in one transaction."""
+def _accepted(items: Iterable[_NexxItem]) -> tuple[dict[str, object], dict[int, dict]]:
+    """What the frame accepted in one request: the multiviewer parameters, and by window index
+    its PCM bars (None: unchanged) and UMD values by layer."""
     mv_params: dict[str, object] = {}
     windows: dict[int, dict] = {}
     for item in items:
@@ -393,6 +400,24 @@ def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
             window["pcm_bars"] = item.pcm_bars
         if item.layer_index is not None:
             window["umd_layers"].setdefault(item.layer_index, {}).update(item.umd_values)
+    return mv_params, windows
+
+
+def _record_statement(mv: Multiviewer, items: Iterable[_NexxItem]) -> Statement | None:
+    """The record of one accepted request as a single statement, when it is one window's PCM
+    bars alone (the common operator change); None when it needs _record."""
+    mv_params, windows = _accepted(items)
+    if mv_params or len(windows) != 1:
+        return None
+    (index, window), = windows.items()
+    if window["umd_layers"]:
+        return None
+    return StateService.pcm_bars_record(mv, index, window["pcm_bars"])
+
+
+def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
+    """What the frame accepted in one request, into the snapshot in one transaction."""
+    mv_params, windows = _accepted(items)
     # One record is one statement (or its own transaction): a transaction around it would
     # only add BEGIN and COMMIT round trips to the write's answer.
     records = len(windows) + (1 if mv_params else 0)
@@ -406,6 +431,25 @@ def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
                                        umd_layers=window["umd_layers"] or None)
 
 
+class _Records:
+    """Records of accepted requests that are single statements wait here and go to PostgreSQL
+    together: with the next record that is not one, at the end of the change with its answer's
+    read (one round trip for both), or when the change breaks off. While they wait only a
+    device is being asked; nothing is lost (flush runs whatever happens)."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Statement] = []
+
+    def flush(self, read: Statement | None = None) -> tuple | None:
+        """Send what waits (and `read`, after the records' commit); `read`'s row."""
+        if not self.waiting and read is None:
+            return None
+        waiting, self.waiting = self.waiting, []
+        with connection.cursor() as cursor:
+            found = record_then_read(cursor, waiting, read)
+        return found[-1] if read is not None else None
+
+
 def _device_failure(error: DeviceError) -> dict:
     return {"error": error.code, "detail": error.detail}
 
@@ -416,10 +460,13 @@ class ControlService:
     @staticmethod
     def apply(*, user, multiviewer: Multiviewer, change: MultiviewerChange,
               enforce_rate: bool = True, enforce_size: bool = True,
-              only_differences: bool = False, reads: ChangeReads | None = None) -> ApplyResult:
+              only_differences: bool = False, reads: ChangeReads | None = None,
+              answer: Statement | None = None) -> ApplyResult:
         """Validate, limit, lease, send and record one change of `multiviewer` for `user`.
         `reads`: what read_for_change(user, multiviewer.pk, …) read for this change (the API
         reads it with the multiviewer and source it checks); read here when not given.
+        `answer`: a read made after the change's records, in the same round trip as the last
+        of them (the API's answer); its row is the result's answer_row.
 
         Raises InvalidInput (400), Forbidden (403 not_granted), Conflict (409 edit_lease_held,
         layout_unknown), TooLarge (413), RateLimited (429) before anything is sent, and the
@@ -438,12 +485,13 @@ class ControlService:
                            extra={"count": count, "limit": limit})
         result = ApplyResult(skipped=list(plan.skipped))
         if plan.empty:
+            result.answer_row = _Records().flush(answer)
             return result
         if enforce_rate:
             enforce(group=WRITE_RATE_GROUP, key=str(user.pk), rate=settings.WRITE_RATE,
                     what="changes")
         leases.take(multiviewer=multiviewer, user=user)
-        _send(multiviewer, plan, result)
+        _send(multiviewer, plan, result, answer)
         if result.error is not None and not result.applied:
             raise result.error
         return result
@@ -521,8 +569,20 @@ def _switch_outcome(result: ApplyResult, output: int) -> RoutingState:
     return route
 
 
-def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
-    """Send the plan, recording each accepted request; stop at the first failure."""
+def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult,
+          answer: Statement | None) -> None:
+    """Send the plan, recording what each request the devices accepted changed; stop at the
+    first failure. `answer`'s row (read after the records) goes into result.answer_row."""
+    records = _Records()
+    try:
+        _send_items(mv, plan, result, records)
+    except BaseException:
+        records.flush()  # what the devices accepted is recorded even when the change broke off
+        raise
+    result.answer_row = records.flush(answer)
+
+
+def _send_items(mv: Multiviewer, plan: _Plan, result: ApplyResult, records: _Records) -> None:
     nexx_batches = ([[plan.layout]] if plan.layout else []) + _batches(plan.nexx)
     stopped = False
     if nexx_batches:
@@ -548,7 +608,12 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
                 finally:
                     result.requests += sent.requests
             if not stopped:
-                _record(mv, batch)
+                statement = _record_statement(mv, batch)
+                if statement is None:
+                    records.flush()  # in the order the frame accepted them
+                    _record(mv, batch)
+                else:
+                    records.waiting.append(statement)
                 result.applied.extend(item.name for item in batch)
     if not plan.switches:
         return
@@ -572,7 +637,8 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
         except DeviceError as exc:
             _fail(result, [s.name for s in plan.switches[number:]], exc, failed_now=1)
             return
-        StateService.record_route(switch.output, switch.source.quartz_input)
+        records.waiting.append(StateService.route_record(switch.output,
+                                                         switch.source.quartz_input))
         result.applied.append(switch.name)
 
 

@@ -11,11 +11,21 @@ the application) can lose their last few hundred milliseconds (at most three tim
 wal_writer_delay); it never corrupts anything, and what a transaction wrote is visible to the
 others at once, exactly as before. Every other transaction (users, grants, presets, refresh
 runs, settings) still waits for the disk. See PostgreSQL's "Asynchronous Commit".
+
+A window write's two records (PCM bars, route) and the read it answers from go in one round
+trip (record_then_read): BEGIN, the records, COMMIT and the read in one query string, which
+needs psycopg's client-side binding (Django's default, kept by the settings).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
 from django.db import connections
+from psycopg.pq import TransactionStatus
 
 _OFF = "SET LOCAL synchronous_commit TO off"
 
@@ -42,3 +52,69 @@ def commit_lossable(using: str = "default") -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(_OFF)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement with named parameters (%(name)s), to be sent with others."""
+
+    sql: str
+    params: dict
+
+
+@lru_cache(maxsize=64)
+def _numbered(sql: str, n: int) -> str:
+    # Each statement's parameters get its number, so two statements may use the same names.
+    return _PARAMETER.sub(lambda m: f"%(s{n}_{m[1]})s", sql)
+
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+def record_then_read(cursor, records: Sequence[Statement],
+                     read: Statement | None = None) -> list[tuple | None]:
+    """Lossable `records` in one transaction committed asynchronously, then `read` after that
+    commit: all in one round trip. Returns each statement's first row (None when it gave none),
+    the records' in order, then the read's.
+
+    A failing record raises and leaves nothing recorded (the later statements are not run); a
+    failing read raises with the records committed. Inside a caller's transaction the
+    statements run as given and that transaction's commit decides. Every statement must return
+    rows (RETURNING for the records)."""
+    statements = [*records, *([read] if read is not None else [])]
+    if not statements:
+        return []
+    parts, params = [], {}
+    for n, statement in enumerate(statements):
+        parts.append(_numbered(statement.sql, n))
+        params.update({f"s{n}_{name}": value for name, value in statement.params.items()})
+    if records and not cursor.db.in_atomic_block:
+        # BEGIN … COMMIT inside one query string: the read runs after the records' commit, in
+        # a transaction of its own, so its failure cannot undo them.
+        texts = ["BEGIN", _OFF, *parts[:len(records)], "COMMIT", *parts[len(records):]]
+        ours = [False, False, *[True] * len(records), False, *[True] * (len(parts) -
+                                                                        len(records))]
+    else:
+        texts, ours = parts, [True] * len(parts)
+    try:
+        cursor.execute("; ".join(texts), params)
+    except Exception:
+        _end_failed_block(cursor.db)
+        raise
+    found: list[tuple | None] = []
+    for position, mine in enumerate(ours):
+        if position:
+            cursor.nextset()
+        if mine:
+            found.append(cursor.fetchone())
+    return found
+
+
+def _end_failed_block(db) -> None:
+    """A statement that fails between BEGIN and COMMIT of a query string leaves that
+    transaction open and aborted (an implicit one would have rolled back by itself): roll it
+    back, so the connection serves the next request."""
+    raw = db.connection
+    if (raw is not None and not db.in_atomic_block
+            and raw.info.transaction_status == TransactionStatus.INERROR):
+        raw.rollback()

@@ -49,10 +49,14 @@ def test_a_window_write_reads_each_thing_once(rig):
     # The layout's window count with the state; its geometry with the answer's document.
     assert reads["devices_nexx_layout_window"] == 1, statements
     assert reads["state_windows"] == 0, statements  # the cached windows: not needed here
-    # The answer: the stamp and the document in one statement.
+    # The answer: the stamp and the document in one statement, sent after both records and
+    # their commit, in their round trip.
     answer_reads = [q for q in statements if "mvcontrol_multiviewer_stamp" in q]
     assert len(answer_reads) == 1 and "mvcontrol_multiviewer_document" in answer_reads[0]
+    last = answer_reads[0]
+    assert (last.index("state_windows") < last.index("state_routing") < last.index("COMMIT")
+            < last.index("mvcontrol_multiviewer_stamp")), last
     assert reads["devices_quartz_settings"] == 1 and reads["devices_nexx_settings"] == 1
     # Round trips: session, user, what the change reads (multiviewer, source, state,
-    # settings), lease, 2 records, stamp with document.
-    assert len(statements) == 7, "\n\n".join(statements)
+    # settings), lease, both records with the answer's stamp and document.
+    assert len(statements) == 5, "\n\n".join(statements)

@@ -162,6 +162,39 @@ def test_a_router_failure_after_the_frame_accepted_is_partial(rig):
     assert route.input != 3
 
 
+def test_what_the_frame_accepted_is_recorded_when_the_change_breaks_off(rig, monkeypatch):
+    # The PCM bars' record waits for the switch's, to go with it: an unexpected error in
+    # between must not lose it.
+    from devices.quartz.service import QuartzService
+
+    def broken(self, output, source):
+        raise RuntimeError("a bug in the router's service")
+
+    monkeypatch.setattr(QuartzService, "switch", broken)
+    mv = rig.mv(0)
+    with pytest.raises(RuntimeError):
+        ControlService.apply(user=rig.operator, multiviewer=mv, change=MultiviewerChange(
+            windows=[WindowChange(2, source=rig.source(3), pcm_bars=12)]))
+    assert rig.nexx.get(param_id("pcm_bars", 0, 1)) == str(bars_to_device(12))
+    assert WindowState.objects.get(multiviewer=mv, window_index=1).pcm_bars == 12
+
+
+def test_the_answer_is_read_after_the_records(rig):
+    from devices.control.documents import written_answer
+
+    mv = rig.mv(0)
+    result = ControlService.apply(
+        user=rig.operator, multiviewer=mv,
+        change=MultiviewerChange(windows=[WindowChange(2, source=rig.source(3), pcm_bars=12)]),
+        answer=written_answer(mv.pk, rig.operator))
+    assert result.ok and result.answer_row is not None and result.answer_row[0] == mv.pk
+    # Nothing to send: the answer is still read.
+    result = ControlService.apply(user=rig.operator, multiviewer=mv,
+                                  change=MultiviewerChange(windows=[WindowChange(2)]),
+                                  answer=written_answer(mv.pk, rig.operator))
+    assert result.applied == [] and result.answer_row[0] == mv.pk
+
+
 def test_a_locked_output_stops_only_its_own_switch(rig):
     mv = rig.mv(1)
     locked = mv.output_for_window(2)
