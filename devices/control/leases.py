@@ -4,6 +4,13 @@ A write takes the lease on its multiviewer for its user, or extends the user's o
 EDIT_LEASE_SECONDS). While another user's lease is live, the write is refused with 409 naming the
 holder and when the lease ends. Taking the lease is one atomic statement, so two users writing at
 the same instant cannot both win. Admins can break a lease.
+
+A lease is written for EDIT_LEASE_SECONDS plus a quarter of that (at most 15 s), and a write
+that finds its user's lease with at least EDIT_LEASE_SECONDS left (read with the change's other
+reads, devices/control/reads.py) leaves it as it is: an operator's burst of writes rewrites the
+lease once every 15 s instead of on every write, one round trip less per write. A lease
+therefore ends between EDIT_LEASE_SECONDS and EDIT_LEASE_SECONDS + 15 s after its holder's
+last write, never sooner.
 """
 
 from __future__ import annotations
@@ -40,9 +47,40 @@ class LeaseHolder:
         return {"login": self.login, "expires_at": self.expires_at.isoformat()}
 
 
-def take(*, multiviewer: Multiviewer, user) -> datetime:
-    """Take or extend `user`'s lease on `multiviewer`; Conflict when another user holds it."""
-    seconds = settings.EDIT_LEASE_SECONDS
+@dataclass(frozen=True)
+class SeenLease:
+    """The live lease on a multiviewer as a change read it: its holder, its end, and whether
+    at least EDIT_LEASE_SECONDS of it were left (by the database's clock)."""
+
+    user_id: int
+    expires_at: datetime
+    lasts: bool
+
+
+def extension() -> float:
+    """Seconds a lease is written for beyond EDIT_LEASE_SECONDS."""
+    return min(MAX_EXTENSION, settings.EDIT_LEASE_SECONDS / 4)
+
+
+MAX_EXTENSION = 15.0
+# The live lease on %(mv)s, and whether %(lease_seconds)s of it are left.
+SEEN_SQL = """
+SELECT user_id, expires_at, expires_at - now() >= make_interval(secs => %(lease_seconds)s)
+  FROM devices_edit_lease WHERE multiviewer_id = %(mv)s AND expires_at > now()
+"""
+
+
+def seen_from_row(row) -> SeenLease | None:
+    return None if row is None else SeenLease(*row)
+
+
+def take(*, multiviewer: Multiviewer, user, seen: SeenLease | None = None) -> datetime:
+    """Take or extend `user`'s lease on `multiviewer`; Conflict when another user holds it.
+    `seen`: the lease as the change read it (SEEN_SQL); when it is `user`'s with at least
+    EDIT_LEASE_SECONDS left, it stays as it is."""
+    if seen is not None and seen.user_id == user.pk and seen.lasts:
+        return seen.expires_at
+    seconds = settings.EDIT_LEASE_SECONDS + extension()
     # A lease lasts a minute: one lost in a database crash is retaken by its holder's next write.
     with connection.cursor() as cursor:
         execute_lossable(cursor, _TAKE_SQL, {"mv": multiviewer.pk, "user": user.pk,

@@ -1,9 +1,9 @@
 """What a change to a multiviewer reads before anything is sent, in one round trip.
 
 A window write needs the multiviewer with its grant to the user, the source with its grant, the
-cached state the change is planned from (with its layout's stored window count) and both
-devices' settings: four statements, sent in one query string, so one round trip instead of
-four.
+cached state the change is planned from (with its layout's stored window count), both devices'
+settings and the multiviewer's live edit lease (a lease its user holds for long enough is not
+written again): five statements, sent in one query string, so one round trip instead of five.
 
 The statements come from their owners (AccessService's grant read, the settings models), built
 once per process from the models' fields (mvcontrol/postgresql/rows.py), like the ones they
@@ -16,9 +16,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 
 from accounts.services import AccessService, storable_pk, with_grant_statement
+from devices.control import leases
 from devices.models import LayoutWindow, Multiviewer, NexxSettings, QuartzSettings, Source
 from devices.models.integration import both_from_row, both_statement
 from mvcontrol.postgresql import rows
@@ -37,6 +39,7 @@ class ChangeReads:
     state: MultiviewerState | None
     quartz: QuartzSettings
     nexx: NexxSettings
+    lease: leases.SeenLease | None = None  # the live edit lease, if any
 
 
 @functools.cache
@@ -66,21 +69,23 @@ def state_for_change(mv: Multiviewer) -> MultiviewerState | None:
 
 @functools.cache
 def _change_statements() -> str:
-    # Four statements in one query string: one round trip, each planned on its own (as one
+    # Five statements in one query string: one round trip, each planned on its own (as one
     # statement of four LATERAL joins, PostgreSQL took longer to plan it than the four).
     return "; ".join((with_grant_statement(Multiviewer, "mv"),
                       with_grant_statement(Source, "source"), _state_statement(),
-                      both_statement()))
+                      both_statement(), leases.SEEN_SQL))
 
 
 def read_for_change(user, multiviewer_pk: int, source_pk: int | None = None) -> ChangeReads:
     """Multiviewer `multiviewer_pk` and source `source_pk` (None: no source) with their grants
-    to `user`, the multiviewer's cached state and both settings, in one round trip."""
+    to `user`, the multiviewer's cached state, both settings and its live lease, in one round
+    trip."""
     found: list = []
     with connection.cursor() as cursor:
         cursor.execute(_change_statements(), {"mv": storable_pk(multiviewer_pk),
                                               "source": storable_pk(source_pk),
-                                              "user": getattr(user, "pk", None)})
+                                              "user": getattr(user, "pk", None),
+                                              "lease_seconds": settings.EDIT_LEASE_SECONDS})
         for model in (Multiviewer, Source):
             row = cursor.fetchone()
             obj = None
@@ -92,5 +97,7 @@ def read_for_change(user, multiviewer_pk: int, source_pk: int | None = None) -> 
         state = _state_of(cursor.fetchone())
         cursor.nextset()
         quartz, nexx = both_from_row(cursor.fetchone())
+        cursor.nextset()
+        lease = leases.seen_from_row(cursor.fetchone())
     return ChangeReads(multiviewer=found[0], source=found[1], state=state, quartz=quartz,
-                       nexx=nexx)
+                       nexx=nexx, lease=lease)

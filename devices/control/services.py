@@ -490,7 +490,8 @@ class ControlService:
         if enforce_rate:
             enforce(group=WRITE_RATE_GROUP, key=str(user.pk), rate=settings.WRITE_RATE,
                     what="changes")
-        leases.take(multiviewer=multiviewer, user=user)
+        leases.take(multiviewer=multiviewer, user=user,
+                    seen=reads.lease if reads is not None else None)
         _send(multiviewer, plan, result, answer)
         if result.error is not None and not result.applied:
             raise result.error

@@ -81,3 +81,53 @@ def test_two_users_at_the_same_instant_one_wins():
         t.join(timeout=30)
     assert len(winners) == 1 and len(refused) == len(users) - 1
     assert leases.current(multiviewer=mv).login == winners[0]
+
+
+def _seen(mv) -> leases.SeenLease | None:
+    with connection.cursor() as cursor:
+        cursor.execute(leases.SEEN_SQL, {"mv": mv.pk, "lease_seconds": 60})
+        return leases.seen_from_row(cursor.fetchone())
+
+
+def test_a_lease_is_written_for_a_quarter_more_than_it_must_last(mv, settings):
+    settings.EDIT_LEASE_SECONDS = 60
+    until = leases.take(multiviewer=mv, user=UserFactory(login="alice"))
+    with connection.cursor() as cursor:  # the database's clock, as the lease's
+        cursor.execute("SELECT %s - now()", [until])
+        assert cursor.fetchone()[0] == timedelta(seconds=75)
+    settings.EDIT_LEASE_SECONDS = 8
+    assert leases.extension() == 2  # a quarter, never more than 15 s
+
+
+def test_a_lease_seen_with_long_enough_left_is_not_written_again(mv, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.EDIT_LEASE_SECONDS = 60
+    alice = UserFactory(login="alice")
+    until = leases.take(multiviewer=mv, user=alice)
+    seen = _seen(mv)
+    assert seen == leases.SeenLease(alice.pk, until, True)
+    with CaptureQueriesContext(connection) as queries:
+        assert leases.take(multiviewer=mv, user=alice, seen=seen) == until
+    assert len(queries) == 0
+
+
+def test_a_lease_seen_with_less_left_is_extended(mv, settings):
+    settings.EDIT_LEASE_SECONDS = 60
+    alice = UserFactory(login="alice")
+    leases.take(multiviewer=mv, user=alice)
+    EditLease.objects.filter(multiviewer=mv).update(
+        expires_at=timezone.now() + timedelta(seconds=59))
+    seen = _seen(mv)
+    assert seen.user_id == alice.pk and not seen.lasts
+    until = leases.take(multiviewer=mv, user=alice, seen=seen)
+    assert until >= timezone.now() + timedelta(seconds=74)
+    assert EditLease.objects.get(multiviewer=mv).expires_at == until
+
+
+def test_a_lease_seen_held_by_another_user_is_refused(mv):
+    alice, bob = UserFactory(login="alice"), UserFactory(login="bob")
+    leases.take(multiviewer=mv, user=alice)
+    with pytest.raises(Conflict):
+        leases.take(multiviewer=mv, user=bob, seen=_seen(mv))
+    assert _seen(mv).user_id == alice.pk

@@ -60,3 +60,27 @@ def test_a_window_write_reads_each_thing_once(rig):
     # Round trips: session, user, what the change reads (multiviewer, source, state,
     # settings), lease, both records with the answer's stamp and document.
     assert len(statements) == 5, "\n\n".join(statements)
+
+
+def test_a_second_write_in_a_burst_leaves_the_lease_as_it_is(rig, settings):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    settings.EDIT_LEASE_SECONDS = 60
+    mv = rig.mv(0)
+    client = rig.client(rig.operator)
+    first = client.post(f"/api/multiviewers/{mv.pk}/windows/1", {"pcm_bars": 6}, format="json")
+    assert first.status_code == 200, first.content
+    with CaptureQueriesContext(connection) as queries:
+        second = client.post(f"/api/multiviewers/{mv.pk}/windows/1", {"pcm_bars": 8},
+                             format="json")
+    assert second.status_code == 200, second.content
+    statements = [q["sql"] for q in queries]
+    assert not any("devices_edit_lease" in q and "INSERT" in q for q in statements)
+    # Session, user, what the change reads (with the lease), the record with the answer.
+    assert len(statements) == 4, "\n\n".join(statements)
+    lease = second.json()["lease"]
+    assert lease["mine"] and lease == first.json()["lease"]
+    # Still at least EDIT_LEASE_SECONDS after this write.
+    assert datetime.fromisoformat(lease["expires_at"]) >= timezone.now() + timedelta(seconds=59)
