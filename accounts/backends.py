@@ -5,6 +5,7 @@ the ORM each time (`User.objects.get(pk=...)`), and compiling it costs several t
 PostgreSQL spends answering it: the largest single share of the control page's most frequent
 read (bench/api_load.py). The statement never changes, so it is built once per process from the
 model's own fields (mvcontrol/postgresql/rows.py).
+With Redis, the user usually comes with the session instead (accounts/session_users.py).
 Everything else (credentials, permissions, `user_can_authenticate`) is ModelBackend's.
 """
 
@@ -17,6 +18,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 
+from accounts import session_users
 from mvcontrol.postgresql import rows
 
 
@@ -48,5 +50,11 @@ def user_by_id(user_id):
 
 class SessionUserBackend(ModelBackend):
     def get_user(self, user_id):
-        user = user_by_id(user_id)
+        # With Redis, the user kept beside the session, read with it (accounts/session_users.py).
+        loaded = session_users.take()
+        user = session_users.user_from(loaded, user_id, get_user_model()) if loaded else None
+        if user is None:
+            user = user_by_id(user_id)
+            if user is not None and loaded is not None:
+                session_users.keep(loaded, user)
         return user if user is not None and self.user_can_authenticate(user) else None

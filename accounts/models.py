@@ -84,6 +84,16 @@ class User(AbstractBaseUser):
     def __str__(self) -> str:
         return self.login
 
+    #: The session hash of a user made from a session's snapshot (accounts/session_users.py),
+    #: which holds that hash instead of the password.
+    session_hash_known: str | None = None
+
+    def get_session_auth_hash(self) -> str:
+        # Only while the password is not loaded: once it is set or read, it decides.
+        if self.session_hash_known is not None and "password" not in self.__dict__:
+            return self.session_hash_known
+        return super().get_session_auth_hash()
+
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN

@@ -24,6 +24,8 @@ from django.contrib.sessions.backends import db
 from django.core.cache import caches
 from django.utils import timezone
 
+from accounts import session_users
+
 REFRESH_AFTER = timedelta(seconds=60)
 CACHE_PREFIX = "mvcontrol.session:"
 _DELETED = "deleted"
@@ -43,15 +45,22 @@ class SessionStore(db.SessionStore):
 
     def load(self) -> dict:
         cache = _shared_cache()
+        found = None
         if cache is not None and self.session_key is not None:
-            cached = cache.get(self.cache_key)
+            # The session, and its user kept beside it (accounts/session_users.py): one MGET.
+            found = cache.get_many([self.cache_key, *session_users.keys_for(self.session_key)])
+            session_users.offer(self.session_key, found)
+            cached = found.get(self.cache_key)
             if cached == _DELETED:
                 self._session_key = None
                 self._stored_expiry = None
+                session_users.offer(None, None)
                 return {}
             if isinstance(cached, dict) and cached["expiry"] > timezone.now():
                 self._stored_expiry = cached["expiry"]
                 return dict(cached["data"])
+        else:
+            session_users.offer(None, None)
         stored = self._get_session_from_db()
         if stored is None:
             self._stored_expiry = None
