@@ -16,7 +16,9 @@ It also times the same device work called directly (QuartzService.switch + NEXXS
 .write_values, one after the other, as the API does) to show what the API adds to the device
 round trip. The two are timed alternately, one at a time, a request started every two throttle
 spacings (21 ms): back to back, the frame's throttle (one request per 10.5 ms) would hold each
-one until its slot, and both would measure the spacing instead of themselves.
+one until its slot, and both would measure the spacing instead of themselves. Both are timed
+with blocking calls (the writes through a plain socket client), so neither carries an event
+loop's cost.
 Per-user write and login rate limits are off (RATELIMIT_ENABLE=false): 32 operators
 writing flat out would otherwise be held to WRITE_RATE after a second, and the bench measures the
 server; bench/protection.py runs with them on. The frame's throttle is set to 100 requests/s (the
@@ -46,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stack import (  # noqa: E402
     BASE_DIR,
+    BlockingConnection,
     Connection,
     Stack,
     cpu_description,
@@ -124,7 +127,9 @@ def paired_overhead(stack: Stack, make_write, samples: int, gap: float,
     `gap` seconds so that the devices' throttle never holds one back. Pairs under the same
     conditions: this machine's speed drifts within a minute, and two rows timed one after the
     other differed by a millisecond from drift alone. The direct calls use the server's throttle
-    schedule (Redis when the stack has it), as the API's do. Returns (device, write)."""
+    schedule (Redis when the stack has it), as the API's do. The writes go through a blocking
+    client (BlockingConnection), as the direct calls are made: timed through the asyncio client,
+    each write also carried 0.5-0.8 ms of the client's event loop. Returns (device, write)."""
     from django.conf import settings
 
     from devices.models import Multiviewer
@@ -141,8 +146,7 @@ def paired_overhead(stack: Stack, make_write, samples: int, gap: float,
     settings.REDIS_URL = stack.redis_url
     reset_shared_schedule()
     quartz, nexx = QuartzService.from_settings(), NEXXService.from_settings()
-    loop = asyncio.new_event_loop()
-    connection = Connection(stack.port, keep_alive)
+    connection = BlockingConnection(stack.port, keep_alive)
     device_times: list[float] = []
     write_times: list[float] = []
     statuses: dict[int, int] = {}
@@ -157,8 +161,7 @@ def paired_overhead(stack: Stack, make_write, samples: int, gap: float,
             took = time.perf_counter() - started
             time.sleep(max(0.0, gap - took))
             method, path, who, body = make_write(0, i)
-            status, _, seconds = loop.run_until_complete(
-                connection.request(method, path, who, body))
+            status, _, seconds = connection.request(method, path, who, body)
             if i >= 5:
                 device_times.append(took)
                 write_times.append(seconds)
@@ -166,8 +169,7 @@ def paired_overhead(stack: Stack, make_write, samples: int, gap: float,
             time.sleep(max(0.0, gap - seconds))
         cpu_to = stack.cpu_seconds()
     finally:
-        loop.run_until_complete(connection.close())
-        loop.close()
+        connection.close()
         settings.REDIS_URL = previous_redis
         reset_shared_schedule()
     device = {"samples": samples, "p50_ms": round(percentile(device_times, 50) * 1000, 2),

@@ -27,6 +27,7 @@ import os
 import resource
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -467,44 +468,17 @@ class Connection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         reader, writer = self.reader, self.writer
-        payload = b"" if body is None else json.dumps(body).encode()
-        headers = {"Host": f"127.0.0.1:{self.port}",
-                   "Connection": "keep-alive" if self.keep_alive else "close",
-                   "Accept": "application/json"}
-        if who is not None:
-            headers.update(who.headers(unsafe=method not in ("GET", "HEAD")))
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        headers["Content-Length"] = str(len(payload))
-        head = f"{method} {path} HTTP/1.1\r\n" + "".join(
-            f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        writer.write(head.encode("latin-1") + payload)
+        writer.write(_message(self.port, self.keep_alive, method, path, who, body))
         await writer.drain()
-        status_line = await reader.readline()
-        status = int(status_line.split()[1])
-        length = None
-        closing = not self.keep_alive
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection" and value.strip().lower() == "close":
-                closing = True
-            elif name == "set-cookie" and who is not None:
-                # name=value; attributes… (Django's cookie values need no unquoting). Parsed by
-                # hand: http.cookies took a tenth of the load generator's CPU.
-                key, _, rest = value.strip().partition("=")
-                who.cookies[key] = rest.split(";", 1)[0]
-        if length is None:
-            closing = True
+        status = int((await reader.readline()).split()[1])
+        answer = _Answer(self.keep_alive)
+        while answer.header(await reader.readline(), who):
+            pass
+        if answer.length is None:
             data = await reader.read()
         else:
-            data = await reader.readexactly(length)
-        if closing:
+            data = await reader.readexactly(answer.length)
+        if answer.closing:
             await self.close()
         return status, data
 
@@ -517,6 +491,101 @@ class Connection:
             await writer.wait_closed()
         except OSError:
             pass
+
+
+def _message(port: int, keep_alive: bool, method: str, path: str, who: Operator | None,
+             body: object) -> bytes:
+    """One HTTP/1.1 request as bytes: JSON body, the operator's cookies (and CSRF token when
+    unsafe)."""
+    payload = b"" if body is None else json.dumps(body).encode()
+    headers = {"Host": f"127.0.0.1:{port}",
+               "Connection": "keep-alive" if keep_alive else "close",
+               "Accept": "application/json"}
+    if who is not None:
+        headers.update(who.headers(unsafe=method not in ("GET", "HEAD")))
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    headers["Content-Length"] = str(len(payload))
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    return head.encode("latin-1") + payload
+
+
+class _Answer:
+    """What an answer's header lines say: its length, whether the server closes, and the
+    cookies it sets (kept in the operator)."""
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.length: int | None = None
+        self.closing = not keep_alive
+
+    def header(self, line: bytes, who: Operator | None) -> bool:
+        """Take one header line; False at the blank line that ends them."""
+        if line in (b"\r\n", b"\n", b""):
+            if self.length is None:
+                self.closing = True
+            return False
+        name, _, value = line.decode("latin-1").partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            self.length = int(value)
+        elif name == "connection" and value.strip().lower() == "close":
+            self.closing = True
+        elif name == "set-cookie" and who is not None:
+            # name=value; attributes… (Django's cookie values need no unquoting). Parsed by
+            # hand: http.cookies took a tenth of the load generator's CPU.
+            key, _, rest = value.strip().partition("=")
+            who.cookies[key] = rest.split(";", 1)[0]
+        return True
+
+
+class BlockingConnection:
+    """Connection's blocking twin, for requests timed one at a time: no event loop between the
+    clock and the socket, so a request costs the client no more than a direct device call costs
+    the bench (an asyncio round trip added 0.5-0.8 ms on a paced request)."""
+
+    def __init__(self, port: int, keep_alive: bool = False) -> None:
+        self.port = port
+        self.keep_alive = keep_alive
+        self.file = None
+        self.sock: socket.socket | None = None
+
+    def request(self, method: str, path: str, who: Operator | None = None,
+                body: object = None) -> tuple[int, bytes, float]:
+        started = time.perf_counter()
+        reused = self.sock is not None
+        try:
+            status, data = self._exchange(method, path, who, body)
+        except (ConnectionError, IndexError, ValueError):
+            self.close()
+            if not reused:
+                raise
+            started = time.perf_counter()
+            status, data = self._exchange(method, path, who, body)
+        return status, data, time.perf_counter() - started
+
+    def _exchange(self, method: str, path: str, who: Operator | None,
+                  body: object) -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.file = self.sock.makefile("rb")
+        self.sock.sendall(_message(self.port, self.keep_alive, method, path, who, body))
+        status = int(self.file.readline().split()[1])
+        answer = _Answer(self.keep_alive)
+        while answer.header(self.file.readline(), who):
+            pass
+        data = self.file.read() if answer.length is None else self.file.read(answer.length)
+        if answer.closing:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        sock, file, self.sock, self.file = self.sock, None, None, None
+        if file is not None:
+            file.close()
+        if sock is not None:
+            sock.close()
 
 
 async def request(port: int, method: str, path: str, who: Operator | None = None,
