@@ -17,14 +17,6 @@ from tests.fixtures.accounts import BrowserLikeClient
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def redis_sessions(settings, redis_server):
-    settings.REDIS_URL = redis_server
-    settings.CACHES = {"default": {"BACKEND": "mvcontrol.cache.RedisCache",
-                                   "LOCATION": redis_server}}
-    caches["default"].clear()
-    yield redis_server
-    caches["default"].clear()
 
 
 def logged_in(login: str = "operator") -> BrowserLikeClient:
