@@ -58,7 +58,8 @@ _loaded: ContextVar[LoadedSession | None] = ContextVar("mvcontrol_loaded_session
 
 
 def shared_cache():
-    """The cache snapshots are kept in: only a cache every process shares (Redis)."""
+    """The cache sessions and their users are kept in: only a cache every process shares
+    (Redis)."""
     return caches[settings.SESSION_CACHE_ALIAS] if settings.REDIS_URL else None
 
 
@@ -67,14 +68,11 @@ def keys_for(session_key: str) -> list[str]:
     return [SNAPSHOT_PREFIX + session_key, GENERATION_KEY]
 
 
-def offer(session_key: str | None, found: dict | None) -> None:
-    """Called by every session load: what it found under keys_for(session_key); None: nothing
-    to offer (no Redis, no session)."""
-    if session_key is None or found is None:
-        _loaded.set(None)
-        return
-    _loaded.set(LoadedSession(session_key, found.get(GENERATION_KEY),
-                              found.get(SNAPSHOT_PREFIX + session_key)))
+def offer(session_key: str | None = None, found: dict | None = None) -> None:
+    """Called by every session load: what it found under keys_for(session_key); without them,
+    nothing to offer (no Redis, no session, a deleted session)."""
+    _loaded.set(None if session_key is None or found is None else LoadedSession(
+        session_key, found.get(GENERATION_KEY), found.get(SNAPSHOT_PREFIX + session_key)))
 
 
 def take() -> LoadedSession | None:

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.sessions.backends import db
-from django.core.cache import caches
 from django.utils import timezone
 
 from accounts import session_users
@@ -29,11 +28,6 @@ from accounts import session_users
 REFRESH_AFTER = timedelta(seconds=60)
 CACHE_PREFIX = "mvcontrol.session:"
 _DELETED = "deleted"
-
-
-def _shared_cache():
-    """The cache sessions are kept in: only a cache every process shares (Redis)."""
-    return caches[settings.SESSION_CACHE_ALIAS] if settings.REDIS_URL else None
 
 
 class SessionStore(db.SessionStore):
@@ -44,23 +38,20 @@ class SessionStore(db.SessionStore):
         return CACHE_PREFIX + self._get_or_create_session_key()
 
     def load(self) -> dict:
-        cache = _shared_cache()
-        found = None
+        cache = session_users.shared_cache()
+        session_users.offer()  # nothing for this request's user unless found below
         if cache is not None and self.session_key is not None:
             # The session, and its user kept beside it (accounts/session_users.py): one MGET.
             found = cache.get_many([self.cache_key, *session_users.keys_for(self.session_key)])
-            session_users.offer(self.session_key, found)
             cached = found.get(self.cache_key)
             if cached == _DELETED:
                 self._session_key = None
                 self._stored_expiry = None
-                session_users.offer(None, None)
                 return {}
+            session_users.offer(self.session_key, found)
             if isinstance(cached, dict) and cached["expiry"] > timezone.now():
                 self._stored_expiry = cached["expiry"]
                 return dict(cached["data"])
-        else:
-            session_users.offer(None, None)
         stored = self._get_session_from_db()
         if stored is None:
             self._stored_expiry = None
@@ -80,7 +71,7 @@ class SessionStore(db.SessionStore):
             return
         super().save(must_create=must_create)
         self._stored_expiry = self.get_expiry_date()
-        cache = _shared_cache()
+        cache = session_users.shared_cache()
         if cache is not None:
             cache.set(self.cache_key, {"data": dict(self._session), "expiry": self._stored_expiry},
                       self._cache_seconds(self._stored_expiry))
@@ -88,7 +79,7 @@ class SessionStore(db.SessionStore):
     def delete(self, session_key: str | None = None) -> None:
         key = session_key if session_key is not None else self.session_key
         super().delete(session_key)
-        cache = _shared_cache()
+        cache = session_users.shared_cache()
         if cache is not None and key is not None:
             cache.set(CACHE_PREFIX + key, _DELETED, settings.SESSION_COOKIE_AGE)
 

@@ -198,16 +198,15 @@ class StateService:
         """A window's PCM bars and/or UMD values the frame accepted. `window_index` is 0-based;
         `umd_layers` maps layer 0..2 to the UMD values changed ({"text": "CAM 1"}), merged into
         what the snapshot holds."""
-        if not 0 <= window_index < WINDOWS_PER_MULTIVIEWER:
-            raise ValueError(f"window index {window_index} is out of range 0..15")
-        for layer, values in (umd_layers or {}).items():
+        if not umd_layers:
+            return _upsert_pcm_bars(mv, window_index, pcm_bars)
+        _check_window_index(window_index)
+        for layer, values in umd_layers.items():
             if not 0 <= layer < LAYERS_PER_WINDOW:
                 raise ValueError(f"UMD layer {layer} is out of range 0..2")
             unknown = set(values) - set(UMD_KEYS)
             if unknown:
                 raise ValueError(f"not UMD parameters: {', '.join(sorted(unknown))}")
-        if not umd_layers:
-            return _upsert_pcm_bars(mv, window_index, pcm_bars)
         with transaction.atomic(savepoint=False):
             commit_lossable()
             window, _ = WindowState.objects.select_for_update().get_or_create(
@@ -247,8 +246,7 @@ class StateService:
     @staticmethod
     def pcm_bars_record(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> Statement:
         """record_window of PCM bars alone as a statement, to be sent with others."""
-        if not 0 <= window_index < WINDOWS_PER_MULTIVIEWER:
-            raise ValueError(f"window index {window_index} is out of range 0..15")
+        _check_window_index(window_index)
         umd_field = WindowState._meta.get_field("umd")
         return Statement(_UPSERT_PCM_BARS, {
             "mv": mv.pk, "index": window_index, "bars": pcm_bars,
@@ -272,6 +270,11 @@ SET pcm_bars = coalesce(EXCLUDED.pcm_bars, state_windows.pcm_bars),
     updated_at = EXCLUDED.updated_at
 RETURNING id, pcm_bars, umd
 """
+
+
+def _check_window_index(window_index: int) -> None:
+    if not 0 <= window_index < WINDOWS_PER_MULTIVIEWER:
+        raise ValueError(f"window index {window_index} is out of range 0..15")
 
 
 def _empty_umd() -> list[dict]:

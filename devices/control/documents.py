@@ -125,15 +125,14 @@ def written_answer(pk: int, user) -> Statement:
     return Statement(_STAMP_AND_DOCUMENT_SQL, _stamp_params(pk, user))
 
 
-def written_multiviewer_json(pk: int, user, row: tuple | None = None) -> bytes:
+def written_multiviewer_json(pk: int, user, row: tuple | None) -> bytes:
     """The answer of a write to multiviewer `pk` by `user` (who the write found granted): the
-    multiviewer as it now is, as GET /api/multiviewers/{id} answers it. `row`: what
-    written_answer read (read now when not given). NotFound when the multiviewer is gone."""
+    multiviewer as it now is, as GET /api/multiviewers/{id} answers it, from `row`, what
+    written_answer read. NotFound when it read nothing: the multiviewer is gone."""
     if row is None:
-        mv, row = _stamped(pk, user, _STAMP_AND_DOCUMENT_SQL)
-    else:
-        mv = _multiviewer_of(row)
-    return _rendered(mv, row[:_STAMP_WIDTH], user, document_row=row[_STAMP_WIDTH:])
+        raise NotFound(f"Multiviewer #{pk} does not exist.")
+    return _rendered(_multiviewer_of(row), row[:_STAMP_WIDTH], user,
+                     document_row=row[_STAMP_WIDTH:])
 
 
 def _rendered(mv: Multiviewer, row: tuple, user, document_row: tuple | None = None) -> bytes:
@@ -157,11 +156,10 @@ def multiviewer_document(mv: Multiviewer, user) -> dict:
     return _document(*_stamped(mv.pk, user), user)
 
 
-def _stamped(pk: int, user, sql: str = _STAMP_SQL) -> tuple[Multiviewer, tuple]:
-    """The multiviewer as the stamp read it, and the stamp's row (with the document's after it,
-    by _STAMP_AND_DOCUMENT_SQL); NotFound when there is none."""
+def _stamped(pk: int, user) -> tuple[Multiviewer, tuple]:
+    """The multiviewer as the stamp read it, and the stamp's row; NotFound when there is none."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, _stamp_params(pk, user))
+        cursor.execute(_STAMP_SQL, _stamp_params(pk, user))
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")

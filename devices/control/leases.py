@@ -57,12 +57,14 @@ class SeenLease:
     lasts: bool
 
 
+MAX_EXTENSION = 15.0
+
+
 def extension() -> float:
     """Seconds a lease is written for beyond EDIT_LEASE_SECONDS."""
     return min(MAX_EXTENSION, settings.EDIT_LEASE_SECONDS / 4)
 
 
-MAX_EXTENSION = 15.0
 # The live lease on %(mv)s, and whether %(lease_seconds)s of it are left.
 SEEN_SQL = """
 SELECT user_id, expires_at, expires_at - now() >= make_interval(secs => %(lease_seconds)s)
