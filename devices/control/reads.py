@@ -3,12 +3,11 @@
 A window write needs the multiviewer with its grant to the user, the source with its grant, the
 cached state the change is planned from (with its layout's stored window count), both devices'
 settings and the multiviewer's live edit lease (a lease its user holds for long enough is not
-written again): five statements, sent in one query string, so one round trip instead of five.
-
-The statements come from their owners (AccessService's grant read, the settings models), built
-once per process from the models' fields (mvcontrol/postgresql/rows.py), like the ones they
-replace. Several statements with parameters in one string need psycopg's client-side binding,
-Django's default, which the settings keep (as mvcontrol/postgresql/commits.py needs too).
+written again). All five come in one row of one function, mvcontrol_change_reads (its text and
+why it is a function: devices/migrations/0006_change_reads_function.py), each part in its
+model's columns (mvcontrol/postgresql/rows.py), so they become instances as the ORM makes them.
+Read alone, each has its owner's statement: AccessService.get_with_grant, state_for_change,
+load_both, leases.SEEN_SQL; tests/devices/api/test_change_reads.py holds the function to them.
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from accounts.services import AccessService, storable_pk, with_grant_statement
+from accounts.services import AccessService, storable_pk
 from devices.control import leases
 from devices.models import LayoutWindow, Multiviewer, NexxSettings, QuartzSettings, Source
-from devices.models.integration import both_from_row, both_statement
+from devices.models.integration import both_from_row
 from mvcontrol.postgresql import rows
 from state.models import MultiviewerState
 
@@ -67,37 +66,58 @@ def state_for_change(mv: Multiviewer) -> MultiviewerState | None:
         return _state_of(cursor.fetchone())
 
 
-@functools.cache
-def _change_statements() -> str:
-    # Five statements in one query string: one round trip, each planned on its own (as one
-    # statement of four LATERAL joins, PostgreSQL took longer to plan it than the four).
-    return "; ".join((with_grant_statement(Multiviewer, "mv"),
-                      with_grant_statement(Source, "source"), _state_statement(),
-                      both_statement(), leases.SEEN_SQL))
+CHANGE_READS_SQL = ("SELECT * FROM mvcontrol_change_reads(%(mv)s, %(source)s, %(user)s,"
+                    " %(lease_seconds)s)")
+# The function's parts in the order of its columns: the prefix of the part's columns, its model
+# (whose columns come first, in field order), and the columns that follow them.
+CHANGE_READS_PARTS = (("mv", Multiviewer, ("granted",)), ("source", Source, ("granted",)),
+                      ("st", MultiviewerState, ("stored_windows",)), ("q", QuartzSettings, ()),
+                      ("n", NexxSettings, ()), ("lease", None, ("user_id", "expires_at", "lasts")))
+
+
+def change_reads_columns() -> list[str]:
+    """The names mvcontrol_change_reads's columns must have, as the models' fields make them."""
+    names = []
+    for prefix, model, extra in CHANGE_READS_PARTS:
+        fields = [f.column for f in model._meta.concrete_fields] if model is not None else []
+        names.extend(f"{prefix}_{name}" for name in (*fields, *extra))
+    return names
+
+
+def _parts(row: tuple) -> dict[str, tuple | None]:
+    """The function's row cut into its parts by prefix; None for a part not found (the first
+    of its columns, an id, is NULL)."""
+    parts, start = {}, 0
+    for prefix, model, extra in CHANGE_READS_PARTS:
+        end = start + (rows.width(model) if model is not None else 0) + len(extra)
+        part = row[start:end]
+        parts[prefix] = None if part[0] is None else part
+        start = end
+    return parts
+
+
+def _with_grant(user, model, part: tuple | None):
+    if part is None:
+        return None
+    obj = rows.instance(model, part[:-1])
+    AccessService.mark_grant(user, obj, part[-1])
+    return obj
 
 
 def read_for_change(user, multiviewer_pk: int, source_pk: int | None = None) -> ChangeReads:
     """Multiviewer `multiviewer_pk` and source `source_pk` (None: no source) with their grants
     to `user`, the multiviewer's cached state, both settings and its live lease, in one round
     trip."""
-    found: list = []
     with connection.cursor() as cursor:
-        cursor.execute(_change_statements(), {"mv": storable_pk(multiviewer_pk),
-                                              "source": storable_pk(source_pk),
-                                              "user": getattr(user, "pk", None),
-                                              "lease_seconds": settings.EDIT_LEASE_SECONDS})
-        for model in (Multiviewer, Source):
-            row = cursor.fetchone()
-            obj = None
-            if row is not None:
-                obj = rows.instance(model, row[:-1])
-                AccessService.mark_grant(user, obj, row[-1])
-            found.append(obj)
-            cursor.nextset()
-        state = _state_of(cursor.fetchone())
-        cursor.nextset()
-        quartz, nexx = both_from_row(cursor.fetchone())
-        cursor.nextset()
-        lease = leases.seen_from_row(cursor.fetchone())
-    return ChangeReads(multiviewer=found[0], source=found[1], state=state, quartz=quartz,
-                       nexx=nexx, lease=lease)
+        cursor.execute(CHANGE_READS_SQL, {"mv": storable_pk(multiviewer_pk),
+                                          "source": storable_pk(source_pk),
+                                          "user": getattr(user, "pk", None),
+                                          "lease_seconds": settings.EDIT_LEASE_SECONDS})
+        parts = _parts(cursor.fetchone())
+    # A settings row not created yet is created with defaults (both_from_row), as load() does.
+    quartz, nexx = both_from_row((parts["q"] or (None,) * rows.width(QuartzSettings))
+                                 + (parts["n"] or (None,) * rows.width(NexxSettings)))
+    return ChangeReads(multiviewer=_with_grant(user, Multiviewer, parts["mv"]),
+                       source=_with_grant(user, Source, parts["source"]),
+                       state=_state_of(parts["st"]), quartz=quartz, nexx=nexx,
+                       lease=leases.seen_from_row(parts["lease"]))

@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import AccessService
+from devices.control import leases
 from devices.control.changes import MultiviewerChange, WindowChange
-from devices.control.reads import read_for_change, state_for_change
+from devices.control.reads import change_reads_columns, read_for_change, state_for_change
 from devices.control.services import ControlService
 from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
 from devices.models.integration import load_both
@@ -22,6 +23,17 @@ from tests.fixtures.control import OPERATOR_SOURCES
 
 def fields(obj) -> dict:
     return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_the_function_has_the_models_columns_in_their_order():
+    # The function's text is fixed in a migration; the models' fields may change later.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proargnames, proargmodes FROM pg_proc"
+                       " WHERE proname = 'mvcontrol_change_reads'")
+        (names, modes), = cursor.fetchall()
+    assert [n for n, mode in zip(names, modes, strict=True) if mode == "t"] == \
+        change_reads_columns()
 
 
 @pytest.mark.parametrize("who", ["operator", "admin"])
@@ -55,6 +67,28 @@ def test_grants_are_read_for_the_user_asking(rig):
     assert reads.source.access_granted is False
     assert not AccessService.can_use_source(rig.operator, reads.source)
     assert read_for_change(rig.operator, other.pk).multiviewer.access_granted is False
+
+
+def _seen_alone(mv) -> leases.SeenLease | None:
+    with connection.cursor() as cursor:
+        cursor.execute(leases.SEEN_SQL, {"mv": mv.pk, "lease_seconds": 60})
+        return leases.seen_from_row(cursor.fetchone())
+
+
+@pytest.mark.parametrize("seconds_left, lasts", [(90, True), (30, False), (-5, None)])
+def test_the_lease_is_the_one_read_alone(rig, settings, seconds_left, lasts):
+    settings.EDIT_LEASE_SECONDS = 60
+    mv = rig.mv(0)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO devices_edit_lease (multiviewer_id, user_id, expires_at)"
+                       " VALUES (%s, %s, now() + make_interval(secs => %s))",
+                       [mv.pk, rig.operator.pk, seconds_left])
+    seen = read_for_change(rig.admin, mv.pk).lease
+    assert seen == _seen_alone(mv)
+    if lasts is None:  # expired: no live lease
+        assert seen is None
+    else:
+        assert seen.user_id == rig.operator.pk and seen.lasts is lasts
 
 
 @pytest.mark.parametrize("pk", [0, 999_999, 2**63, -(2**63) - 1])
