@@ -53,6 +53,7 @@ from stack import (  # noqa: E402
     Stack,
     cpu_description,
     percentile,
+    round_trip_ms,
 )
 
 LEVELS = (1, 8, 32)
@@ -228,6 +229,10 @@ def main() -> int:
               f" gunicorn {stack.workers} {args.worker_class} workers x {args.threads} threads;"
               f" clients {'keep connections alive' if keep_alive else 'connect per request'};"
               f" {len(operators)} operators logged in")
+        machine["select_1_ms"] = round_trip_ms()
+        print(f"a PostgreSQL round trip (SELECT 1, p50): {machine['select_1_ms']['back_to_back']}"
+              f" ms back to back, {machine['select_1_ms']['after_sleep']} ms after 10 ms asleep"
+              f" (what each wait of a paced request costs on this machine)")
         source_ids = stack.source_ids
 
         def read(i: int, n: int):

@@ -96,6 +96,29 @@ def python_loop_us() -> float:
     return round(min(timer.repeat(5, number)) / number * 1e6, 1)
 
 
+def round_trip_ms(samples: int = 200, asleep: float = 0.01) -> dict[str, float]:
+    """p50 of `SELECT 1` on this process's database connection, back to back and after
+    `asleep` seconds without a query: what one wait for another process costs on this machine.
+    On a virtual machine that halts an idle core at once, a round trip to a process that has
+    slept costs several times one to a process kept busy, and a paced request waits on sleeping
+    processes only."""
+    from django.db import connection
+
+    times: dict[str, list[float]] = {"back_to_back": [], "after_sleep": []}
+    with connection.cursor() as cursor:
+        for _ in range(20):
+            cursor.execute("SELECT 1")
+        for kind, pause in (("back_to_back", 0.0), ("after_sleep", asleep)):
+            for _ in range(samples):
+                if pause:
+                    time.sleep(pause)
+                started = time.perf_counter()
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+                times[kind].append(time.perf_counter() - started)
+    return {kind: round(percentile(values, 50) * 1000, 3) for kind, values in times.items()}
+
+
 def _process_table() -> dict[int, tuple[int, str, float]]:
     """pid -> (parent pid, command name, CPU seconds so far) of every process (Linux /proc;
     empty elsewhere). A process's CPU includes that of its children that ended and were
