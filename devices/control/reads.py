@@ -84,20 +84,23 @@ def change_reads_columns() -> list[str]:
     return names
 
 
-def _parts(row: tuple) -> dict[str, tuple | None]:
-    """The function's row cut into its parts by prefix; None for a part not found (the first
-    of its columns, an id, is NULL)."""
+def _parts(row: tuple) -> dict[str, tuple]:
+    """The function's row cut into its parts, by prefix."""
     parts, start = {}, 0
     for prefix, model, extra in CHANGE_READS_PARTS:
         end = start + (rows.width(model) if model is not None else 0) + len(extra)
-        part = row[start:end]
-        parts[prefix] = None if part[0] is None else part
+        parts[prefix] = row[start:end]
         start = end
     return parts
 
 
-def _with_grant(user, model, part: tuple | None):
-    if part is None:
+def _found(part: tuple) -> tuple | None:
+    """`part`, or None when it was not found: its first column, an id, is NULL."""
+    return None if part[0] is None else part
+
+
+def _with_grant(user, model, part: tuple):
+    if _found(part) is None:
         return None
     obj = rows.instance(model, part[:-1])
     AccessService.mark_grant(user, obj, part[-1])
@@ -115,9 +118,8 @@ def read_for_change(user, multiviewer_pk: int, source_pk: int | None = None) -> 
                                           "lease_seconds": settings.EDIT_LEASE_SECONDS})
         parts = _parts(cursor.fetchone())
     # A settings row not created yet is created with defaults (both_from_row), as load() does.
-    quartz, nexx = both_from_row((parts["q"] or (None,) * rows.width(QuartzSettings))
-                                 + (parts["n"] or (None,) * rows.width(NexxSettings)))
+    quartz, nexx = both_from_row(parts["q"] + parts["n"])
     return ChangeReads(multiviewer=_with_grant(user, Multiviewer, parts["mv"]),
                        source=_with_grant(user, Source, parts["source"]),
-                       state=_state_of(parts["st"]), quartz=quartz, nexx=nexx,
-                       lease=leases.seen_from_row(parts["lease"]))
+                       state=_state_of(_found(parts["st"])), quartz=quartz, nexx=nexx,
+                       lease=leases.seen_from_row(_found(parts["lease"])))
