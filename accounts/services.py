@@ -377,11 +377,9 @@ def storable_pk(pk: int | None) -> int | None:
 
 
 @functools.cache
-def with_grant_statement(model, pk_param: str = "pk") -> str:
-    """SELECT of every column of `model` (rows.columns order) by primary key, the
-    `%(pk_param)s` parameter, then its grant to the user in the `%(user)s` parameter (a
-    boolean). For a caller that reads it with more in one statement, as get_with_grant reads
-    it alone; AccessService.mark_grant records the grant read."""
+def _with_grant_statement(model) -> str:
+    """SELECT of every column of `model` (rows.columns order) by primary key, the `%(pk)s`
+    parameter, then its grant to the user in the `%(user)s` parameter (a boolean)."""
     target = "multiviewer" if model is Multiviewer else "source"
     through = getattr(User, f"{target}s").through
     quote = connection.ops.quote_name
@@ -389,7 +387,7 @@ def with_grant_statement(model, pk_param: str = "pk") -> str:
     return (f"SELECT {rows.columns(model, 'r')}, EXISTS (SELECT 1 FROM {rows.table(through)} g"  # noqa: S608
             f" WHERE g.{quote(through._meta.get_field(target).column)} = r.{pk}"
             f" AND g.{quote(through._meta.get_field('user').column)} = %(user)s)"
-            f" FROM {rows.table(model)} r WHERE r.{pk} = %({pk_param})s")
+            f" FROM {rows.table(model)} r WHERE r.{pk} = %(pk)s")
 
 
 def _grant_as_read(user: AnyUser, obj) -> bool | None:
@@ -457,7 +455,7 @@ class AccessService:
         if storable_pk(pk) is None:
             return None
         with connection.cursor() as cursor:
-            cursor.execute(with_grant_statement(model),
+            cursor.execute(_with_grant_statement(model),
                            {"pk": pk, "user": getattr(user, "pk", None)})
             row = cursor.fetchone()
         if row is None:

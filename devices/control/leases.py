@@ -65,20 +65,15 @@ def extension() -> float:
     return min(MAX_EXTENSION, settings.EDIT_LEASE_SECONDS / 4)
 
 
-# The live lease on %(mv)s, and whether %(lease_seconds)s of it are left.
-SEEN_SQL = """
-SELECT user_id, expires_at, expires_at - now() >= make_interval(secs => %(lease_seconds)s)
-  FROM devices_edit_lease WHERE multiviewer_id = %(mv)s AND expires_at > now()
-"""
-
-
 def seen_from_row(row) -> SeenLease | None:
+    """The lease from its row (user id, end, whether EDIT_LEASE_SECONDS are left): the lease
+    part of mvcontrol_change_reads (devices/control/reads.py); None: no live lease."""
     return None if row is None else SeenLease(*row)
 
 
 def take(*, multiviewer: Multiviewer, user, seen: SeenLease | None = None) -> datetime:
     """Take or extend `user`'s lease on `multiviewer`; Conflict when another user holds it.
-    `seen`: the lease as the change read it (SEEN_SQL); when it is `user`'s with at least
+    `seen`: the lease as the change read it (read_for_change); when it is `user`'s with at least
     EDIT_LEASE_SECONDS left, it stays as it is."""
     if seen is not None and seen.user_id == user.pk and seen.lasts:
         return seen.expires_at

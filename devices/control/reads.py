@@ -6,8 +6,8 @@ settings and the multiviewer's live edit lease (a lease its user holds for long 
 written again). All five come in one row of one function, mvcontrol_change_reads (its text and
 why it is a function: devices/migrations/0006_change_reads_function.py), each part in its
 model's columns (mvcontrol/postgresql/rows.py), so they become instances as the ORM makes them.
-Read alone, each has its owner's statement: AccessService.get_with_grant, state_for_change,
-load_both, leases.SEEN_SQL; tests/devices/api/test_change_reads.py holds the function to them.
+tests/devices/api/test_change_reads.py holds each part to the same thing read alone
+(AccessService.get_with_grant, state_for_change, load_both, the lease's own statement).
 """
 
 from __future__ import annotations

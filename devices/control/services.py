@@ -403,10 +403,10 @@ def _accepted(items: Iterable[_NexxItem]) -> tuple[dict[str, object], dict[int, 
     return mv_params, windows
 
 
-def _record_statement(mv: Multiviewer, items: Iterable[_NexxItem]) -> Statement | None:
-    """The record of one accepted request as a single statement, when it is one window's PCM
-    bars alone (the common operator change); None when it needs _record."""
-    mv_params, windows = _accepted(items)
+def _record_statement(mv: Multiviewer, mv_params: dict[str, object],
+                      windows: dict[int, dict]) -> Statement | None:
+    """The record of what one request had accepted (_accepted) as a single statement, when it
+    is one window's PCM bars alone (the common operator change); None when it needs _record."""
     if mv_params or len(windows) != 1:
         return None
     (index, window), = windows.items()
@@ -415,9 +415,9 @@ def _record_statement(mv: Multiviewer, items: Iterable[_NexxItem]) -> Statement 
     return StateService.pcm_bars_record(mv, index, window["pcm_bars"])
 
 
-def _record(mv: Multiviewer, items: Iterable[_NexxItem]) -> None:
-    """What the frame accepted in one request, into the snapshot in one transaction."""
-    mv_params, windows = _accepted(items)
+def _record(mv: Multiviewer, mv_params: dict[str, object], windows: dict[int, dict]) -> None:
+    """What the frame accepted in one request (_accepted), into the snapshot in one
+    transaction."""
     # One record is one statement (or its own transaction): a transaction around it would
     # only add BEGIN and COMMIT round trips to the write's answer.
     records = len(windows) + (1 if mv_params else 0)
@@ -609,10 +609,11 @@ def _send_items(mv: Multiviewer, plan: _Plan, result: ApplyResult, records: _Rec
                 finally:
                     result.requests += sent.requests
             if not stopped:
-                statement = _record_statement(mv, batch)
+                accepted = _accepted(batch)
+                statement = _record_statement(mv, *accepted)
                 if statement is None:
                     records.flush()  # in the order the frame accepted them
-                    _record(mv, batch)
+                    _record(mv, *accepted)
                 else:
                     records.waiting.append(statement)
                 result.applied.extend(item.name for item in batch)

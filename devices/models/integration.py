@@ -196,17 +196,18 @@ class NexxSettings(_Singleton):
 
 
 @functools.cache
-def both_statement() -> str:
-    """SELECT of both settings rows, side by side in one row (NULLs for a row not created yet):
-    for load_both, or a caller that reads them with more in one statement (both_from_row)."""
+def _both_statement() -> str:
+    """SELECT of both settings rows, side by side in one row (NULLs for a row not created
+    yet)."""
     return (f"SELECT {rows.columns(QuartzSettings, 'q')}, {rows.columns(NexxSettings, 'n')}"  # noqa: S608
             f" FROM (SELECT) AS one LEFT JOIN {rows.table(QuartzSettings)} q ON q.id = 1"
             f" LEFT JOIN {rows.table(NexxSettings)} n ON n.id = 1")
 
 
 def both_from_row(row) -> tuple[QuartzSettings, NexxSettings]:
-    """The settings from a row of both_statement(). A row not created yet is created with
-    defaults, as load() does."""
+    """The settings from both rows' columns side by side (load_both's row, and the settings part
+    of mvcontrol_change_reads). A row not created yet (NULLs) is created with defaults, as
+    load() does."""
     split = rows.width(QuartzSettings)
     quartz, nexx = row[:split], row[split:]
     return (QuartzSettings.load() if quartz[0] is None else rows.instance(QuartzSettings, quartz),
@@ -217,6 +218,6 @@ def load_both() -> tuple[QuartzSettings, NexxSettings]:
     """Both settings rows in one query: a write plans with the router's and sends with the
     frame's. A row not created yet is created with defaults, as load() does."""
     with connection.cursor() as cursor:
-        cursor.execute(both_statement())
+        cursor.execute(_both_statement())
         row = cursor.fetchone()
     return both_from_row(row)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from devices.control import leases
 from devices.models import EditLease, Multiviewer
 from mvcontrol.errors import Conflict
+from tests.devices.lease_reads import seen_alone
 from tests.fixtures.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,12 +84,6 @@ def test_two_users_at_the_same_instant_one_wins():
     assert leases.current(multiviewer=mv).login == winners[0]
 
 
-def _seen(mv) -> leases.SeenLease | None:
-    with connection.cursor() as cursor:
-        cursor.execute(leases.SEEN_SQL, {"mv": mv.pk, "lease_seconds": 60})
-        return leases.seen_from_row(cursor.fetchone())
-
-
 def test_a_lease_is_written_for_a_quarter_more_than_it_must_last(mv, settings):
     settings.EDIT_LEASE_SECONDS = 60
     until = leases.take(multiviewer=mv, user=UserFactory(login="alice"))
@@ -105,7 +100,7 @@ def test_a_lease_seen_with_long_enough_left_is_not_written_again(mv, settings):
     settings.EDIT_LEASE_SECONDS = 60
     alice = UserFactory(login="alice")
     until = leases.take(multiviewer=mv, user=alice)
-    seen = _seen(mv)
+    seen = seen_alone(mv)
     assert seen == leases.SeenLease(alice.pk, until, True)
     with CaptureQueriesContext(connection) as queries:
         assert leases.take(multiviewer=mv, user=alice, seen=seen) == until
@@ -118,7 +113,7 @@ def test_a_lease_seen_with_less_left_is_extended(mv, settings):
     leases.take(multiviewer=mv, user=alice)
     EditLease.objects.filter(multiviewer=mv).update(
         expires_at=timezone.now() + timedelta(seconds=59))
-    seen = _seen(mv)
+    seen = seen_alone(mv)
     assert seen.user_id == alice.pk and not seen.lasts
     until = leases.take(multiviewer=mv, user=alice, seen=seen)
     assert until >= timezone.now() + timedelta(seconds=74)
@@ -129,5 +124,5 @@ def test_a_lease_seen_held_by_another_user_is_refused(mv):
     alice, bob = UserFactory(login="alice"), UserFactory(login="bob")
     leases.take(multiviewer=mv, user=alice)
     with pytest.raises(Conflict):
-        leases.take(multiviewer=mv, user=bob, seen=_seen(mv))
-    assert _seen(mv).user_id == alice.pk
+        leases.take(multiviewer=mv, user=bob, seen=seen_alone(mv))
+    assert seen_alone(mv).user_id == alice.pk

@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import AccessService
-from devices.control import leases
 from devices.control.changes import MultiviewerChange, WindowChange
 from devices.control.reads import change_reads_columns, read_for_change, state_for_change
 from devices.control.services import ControlService
@@ -18,6 +17,7 @@ from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
 from devices.models.integration import load_both
 from state.models import MultiviewerState
 from tests.devices.api.schema_check import check
+from tests.devices.lease_reads import seen_alone
 from tests.fixtures.control import OPERATOR_SOURCES
 
 
@@ -69,12 +69,6 @@ def test_grants_are_read_for_the_user_asking(rig):
     assert read_for_change(rig.operator, other.pk).multiviewer.access_granted is False
 
 
-def _seen_alone(mv) -> leases.SeenLease | None:
-    with connection.cursor() as cursor:
-        cursor.execute(leases.SEEN_SQL, {"mv": mv.pk, "lease_seconds": 60})
-        return leases.seen_from_row(cursor.fetchone())
-
-
 @pytest.mark.parametrize("seconds_left, lasts", [(90, True), (30, False), (-5, None)])
 def test_the_lease_is_the_one_read_alone(rig, settings, seconds_left, lasts):
     settings.EDIT_LEASE_SECONDS = 60
@@ -84,7 +78,7 @@ def test_the_lease_is_the_one_read_alone(rig, settings, seconds_left, lasts):
                        " VALUES (%s, %s, now() + make_interval(secs => %s))",
                        [mv.pk, rig.operator.pk, seconds_left])
     seen = read_for_change(rig.admin, mv.pk).lease
-    assert seen == _seen_alone(mv)
+    assert seen == seen_alone(mv)
     if lasts is None:  # expired: no live lease
         assert seen is None
     else:
