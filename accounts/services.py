@@ -18,7 +18,6 @@ from django.contrib import auth
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
@@ -186,7 +185,8 @@ class AuthService:
     @staticmethod
     def purge_expired_sessions() -> int:
         """Delete expired sessions; returns how many."""
-        deleted, _ = Session.objects.filter(expire_date__lte=timezone.now()).delete()
+        sessions = _session_store_class().get_model_class().objects
+        deleted, _ = sessions.filter(expire_date__lte=timezone.now()).delete()
         return deleted
 
 
@@ -334,19 +334,14 @@ class UserService:
     def end_sessions(*, user: User, keep_session_key: str | None = None) -> int:
         """Delete every unexpired session of `user` except `keep_session_key`; returns how many.
 
-        Sessions do not record their user in a column, so each unexpired session is decoded (a
-        facility has tens of them). A request of that user still in flight cannot bring a
-        deleted session back: saving it then fails (Django's SessionInterrupted)."""
+        A session records its user's id in a column (accounts.Session). A request of that user
+        still in flight cannot bring a deleted session back: saving it then fails (Django's
+        SessionInterrupted)."""
         store_class = _session_store_class()
-        decoder = store_class()
-        user_id = str(user.pk)
-        doomed = []
-        rows = (Session.objects.filter(expire_date__gt=timezone.now())
-                .values_list("session_key", "session_data"))
-        for key, data in rows.iterator(chunk_size=500):
-            if key != keep_session_key and \
-                    str(decoder.decode(data).get(auth.SESSION_KEY)) == user_id:
-                doomed.append(key)
+        doomed = list(store_class.get_model_class().objects
+                      .filter(user_id=user.pk, expire_date__gt=timezone.now())
+                      .exclude(session_key=keep_session_key or "")
+                      .values_list("session_key", flat=True))
         for key in doomed:
             store_class(session_key=key).delete()
         return len(doomed)

@@ -13,6 +13,10 @@ the cache is per process, where a logout in one gunicorn worker would not end th
 the others, so then every read goes to the database. A deleted session leaves a tombstone in the
 cache for its lifetime, so a request that read it from the database just before the delete
 cannot put it back into the cache afterwards.
+
+Sessions are rows of accounts.Session, which holds the session's user id in a column of its own,
+set from the session's data on every save: the busiest API views read the session and its user
+in their own statement (accounts/session_reads.py) and prime the session with what they read.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.sessions.backends import db
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts import session_users
@@ -32,6 +38,23 @@ _DELETED = "deleted"
 
 class SessionStore(db.SessionStore):
     _stored_expiry: datetime | None = None
+
+    @classmethod
+    def get_model_class(cls):
+        from accounts.models import Session
+
+        return Session
+
+    def create_model_instance(self, data: dict):
+        session = super().create_model_instance(data)
+        session.user_id = _user_id(data)
+        return session
+
+    def prime(self, data: dict, expiry: datetime) -> None:
+        """This session as a view's own statement read it (accounts/session_reads.py): no load
+        follows, and the sliding expiry is saved as after any load."""
+        self._session_cache = data
+        self._stored_expiry = expiry
 
     @property
     def cache_key(self) -> str:
@@ -86,3 +109,13 @@ class SessionStore(db.SessionStore):
     @staticmethod
     def _cache_seconds(expiry: datetime) -> int:
         return max(1, int((expiry - timezone.now()).total_seconds()))
+
+
+def _user_id(data: dict) -> int | None:
+    """The logged-in user's id the session's data names (None: nobody, or not an id)."""
+    from accounts.models import User
+
+    try:
+        return User._meta.pk.to_python(data.get(auth.SESSION_KEY))
+    except ValidationError:
+        return None

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import session_reads
 from accounts.permissions import ADMIN_ONLY
 from accounts.services import AccessService
 from devices.api.serializers import (
@@ -28,13 +29,19 @@ from devices.control.changes import MultiviewerChange, UmdLayerChange, WindowCha
 from devices.control.documents import (
     multiviewers_list,
     read_multiviewer_json,
+    read_stamp_in_session,
     route_row,
     routing_list,
     sources_list,
     written_answer,
     written_multiviewer_json,
 )
-from devices.control.reads import ChangeReads, read_for_change
+from devices.control.reads import (
+    ChangeReads,
+    read_for_change,
+    read_for_change_in_session,
+    reads_from_row,
+)
 from devices.control.services import ControlService, require_multiviewer
 from devices.models import Multiviewer, Source
 from devices.nexx.catalog import catalog_document
@@ -109,26 +116,83 @@ def _source(request: Request, pk: int, field_name: str) -> Source:
     return _known_source(pk, AccessService.get_with_grant(request.user, Source, pk), field_name)
 
 
-def _change(request: Request, pk: int, serializer_class,
-            source_field: str | None = None) -> tuple[Multiviewer, dict, ChangeReads]:
+class _Body:
+    """A change's body, read once: its serializer, or the error reading it raised (answered after
+    the multiviewer's checks), and the source it names in `source_field`, if valid."""
+
+    def __init__(self, request: Request, serializer_class, source_field: str | None) -> None:
+        self.source_pk = None
+        try:
+            self.serializer = serializer_class(data=request.data)
+        except APIException as exc:  # an unreadable body
+            self.serializer, self.unreadable = None, exc
+            return
+        self.unreadable = None
+        if source_field and self.serializer.is_valid():
+            self.source_pk = self.serializer.validated_data.get(source_field)
+
+    def valid(self) -> dict:
+        if self.unreadable is not None:
+            raise self.unreadable
+        self.serializer.is_valid(raise_exception=True)
+        return self.serializer.validated_data
+
+
+class _ReadsWithSession:
+    """A view whose first statement also reads the request's session and its user
+    (accounts/session_reads.py): one round trip to PostgreSQL before the view's work, none to
+    Redis. Run where DRF authenticates, before CSRF and the permission checks, which then run as
+    for any view; what was read is used only for the user the request authenticated as."""
+
+    first_read = None  # (user, what was read for that user)
+
+    def perform_authentication(self, request: Request) -> None:
+        key = session_reads.session_key(request)
+        if key is not None:
+            user, read = self.read_first(request, key)
+            if user is not None:
+                self.first_read = (user, read)
+        super().perform_authentication(request)
+
+    def read_first(self, request: Request, key: str) -> tuple:
+        """(the user session_reads.authenticate found or None, what the view read for them)."""
+        raise NotImplementedError
+
+    def read_for(self, user):
+        """What read_first read, when it was read for `user`; else None (read it again)."""
+        if self.first_read is not None and self.first_read[0] is user:
+            return self.first_read[1]
+        return None
+
+
+class _Change(_ReadsWithSession):
     """A change to multiviewer `pk`: the multiviewer (404 and 403 answered first, whatever the
     body), the valid body (400, 415), and what the change reads before it is planned, with the
-    source the body names in `source_field`, in one round trip (devices/control/reads.py)."""
-    try:
-        serializer = serializer_class(data=request.data)
-    except APIException as exc:  # an unreadable body, answered after the multiviewer's checks
-        serializer, unreadable = None, exc
-    else:
-        unreadable = None
-    source_pk = None
-    if source_field and serializer is not None and serializer.is_valid():
-        source_pk = serializer.validated_data.get(source_field)
-    reads = read_for_change(request.user, pk, source_pk)
-    mv = _granted_multiviewer(request, pk, reads.multiviewer)
-    if unreadable is not None:
-        raise unreadable
-    serializer.is_valid(raise_exception=True)
-    return mv, serializer.validated_data, reads
+    source the body names in `source_field`, in one round trip (devices/control/reads.py), the
+    session and its user included when there is a session."""
+
+    serializer_class = None
+    source_field: str | None = None
+    _body: _Body | None = None
+
+    def body(self, request: Request) -> _Body:
+        if self._body is None:
+            self._body = _Body(request, self.serializer_class, self.source_field)
+        return self._body
+
+    def read_first(self, request: Request, key: str) -> tuple:
+        session, row = read_for_change_in_session(key, self.kwargs["pk"],
+                                                  self.body(request).source_pk)
+        user = session_reads.authenticate(request, session)
+        return user, (None if user is None else reads_from_row(user, row))
+
+    def change(self, request: Request, pk: int) -> tuple[Multiviewer, dict, ChangeReads]:
+        body = self.body(request)
+        reads = self.read_for(request.user)
+        if reads is None:
+            reads = read_for_change(request.user, pk, body.source_pk)
+        mv = _granted_multiviewer(request, pk, reads.multiviewer)
+        return mv, body.valid(), reads
 
 
 def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange,
@@ -171,10 +235,18 @@ class MultiviewersView(APIView):
         return Response(MultiviewerSummarySerializer(rows, many=True).data)
 
 
-class MultiviewerView(APIView):
+class MultiviewerView(_Change, APIView):
     """One multiviewer as the control page shows it: parameters, layout geometry, and each
     window of the current layout with its router output, routed source, PCM bars and UMD
     layers. PATCH changes any of font, outer_border, inner_border, output_format."""
+
+    serializer_class = MultiviewerChangeSerializer
+
+    def read_first(self, request: Request, key: str) -> tuple:
+        if request.method != "GET":
+            return super().read_first(request, key)
+        session, stamp = read_stamp_in_session(key, self.kwargs["pk"])
+        return session_reads.authenticate(request, session), stamp
 
     @extend_schema(operation_id="multiviewer_read",
                    responses={200: MultiviewerSerializer,
@@ -182,34 +254,42 @@ class MultiviewerView(APIView):
     def get(self, request: Request, pk: int) -> HttpResponse:
         # The multiviewer comes with the document's stamp, and the answer comes rendered (the
         # control page's most frequent read; bench/api_load.py).
-        return HttpResponse(read_multiviewer_json(pk, request.user),
+        user = request.user
+        stamp = self.read_for(user)
+        stamp_read = self.first_read is not None and self.first_read[0] is user
+        return HttpResponse(read_multiviewer_json(pk, user, stamp, stamp_read=stamp_read),
                             content_type="application/json")
 
     @extend_schema(operation_id="multiviewer_update", request=MultiviewerChangeSerializer,
                    responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
     def patch(self, request: Request, pk: int) -> Response:
-        mv, data, reads = _change(request, pk, MultiviewerChangeSerializer)
+        mv, data, reads = self.change(request, pk)
         return _applied(request, mv, MultiviewerChange(**data), reads)
 
 
-class MultiviewerLayoutView(APIView):
+class MultiviewerLayoutView(_Change, APIView):
     """Change the multiviewer's layout (1..43)."""
+
+    serializer_class = LayoutChangeSerializer
 
     @extend_schema(operation_id="multiviewer_layout", request=LayoutChangeSerializer,
                    responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
     def post(self, request: Request, pk: int) -> Response:
-        mv, data, reads = _change(request, pk, LayoutChangeSerializer)
+        mv, data, reads = self.change(request, pk)
         return _applied(request, mv, MultiviewerChange(layout=data["layout"]), reads)
 
 
-class WindowView(APIView):
+class WindowView(_Change, APIView):
     """Change one window of the current layout: route a source to it (Quartz), its PCM bars and
     UMD layers (NEXX, batched)."""
+
+    serializer_class = WindowChangeSerializer
+    source_field = "source"
 
     @extend_schema(operation_id="multiviewer_window", request=WindowChangeSerializer,
                    responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
     def post(self, request: Request, pk: int, window: int) -> Response:
-        mv, data, reads = _change(request, pk, WindowChangeSerializer, source_field="source")
+        mv, data, reads = self.change(request, pk)
         source = _known_source(data["source"], reads.source, "source") if "source" in data else None
         umd = [UmdLayerChange(layer["layer"], {k: v for k, v in layer.items() if k != "layer"})
                for layer in data.get("umd", [])]

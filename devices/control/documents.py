@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import connection
 from rest_framework.renderers import JSONRenderer
 
+from accounts import session_reads
 from accounts.services import AccessService
 from devices.models import Multiviewer, Source
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
@@ -106,14 +107,41 @@ _DOCUMENTS = _Kept()
 _RENDERED = _Kept()
 
 
-def read_multiviewer_json(pk: int, user) -> bytes:
+# The stamp for the user of the session `%(session_key)s`, after the session's and the user's
+# own columns (accounts/session_reads.py), in one statement; NULLs when there is no multiviewer.
+_STAMP_IN_SESSION_SQL = (
+    f"SELECT * FROM {session_reads.SESSION_USER} LEFT JOIN LATERAL"  # noqa: S608
+    " mvcontrol_multiviewer_stamp(%(mv)s, su.u_id, %(last)s) AS s ON true")
+
+
+def read_stamp_in_session(session_key: str, pk: int) -> tuple[tuple, tuple | None]:
+    """The session `session_key` with its user, and the stamp of multiviewer `pk` read for that
+    user: the session's part (for session_reads.authenticate) and the stamp's row for
+    read_multiviewer_json (None: no such multiviewer)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_IN_SESSION_SQL,
+                       {**_stamp_params(pk, None), "session_key": session_key})
+        row = cursor.fetchone()
+    split = session_reads.width()
+    stamp = row[split:]
+    return row[:split], (None if stamp[0] is None else stamp)
+
+
+def read_multiviewer_json(pk: int, user, stamp: tuple | None = None,
+                          stamp_read: bool = False) -> bytes:
     """GET /api/multiviewers/{id} for `user`, as the JSON the API answers: NotFound, Forbidden
     (not_granted) as the other endpoints answer, else multiviewer_document. The multiviewer is
     read with the stamp, and the rendered answer is kept like the document (the control page
-    polls it: rendering was a tenth of the read's CPU)."""
+    polls it: rendering was a tenth of the read's CPU). `stamp_read`: `stamp` is the stamp's
+    row already read for `user` (read_stamp_in_session; None: no such multiviewer)."""
     from devices.control.services import require_multiviewer
 
-    mv, row = _stamped(pk, user)
+    if not stamp_read:
+        mv, row = _stamped(pk, user)
+    elif stamp is None:
+        raise NotFound(f"Multiviewer #{pk} does not exist.")
+    else:
+        mv, row = _multiviewer_of(stamp), stamp
     AccessService.mark_grant(user, mv, row[13])
     require_multiviewer(user, mv)
     return _rendered(mv, row, user)

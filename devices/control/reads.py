@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from accounts import session_reads
 from accounts.services import AccessService, storable_pk
 from devices.control import leases
 from devices.models import LayoutWindow, Multiviewer, NexxSettings, QuartzSettings, Source
@@ -112,11 +113,38 @@ def read_for_change(user, multiviewer_pk: int, source_pk: int | None = None) -> 
     to `user`, the multiviewer's cached state, both settings and its live lease, in one round
     trip."""
     with connection.cursor() as cursor:
-        cursor.execute(CHANGE_READS_SQL, {"mv": storable_pk(multiviewer_pk),
-                                          "source": storable_pk(source_pk),
-                                          "user": getattr(user, "pk", None),
-                                          "lease_seconds": settings.EDIT_LEASE_SECONDS})
-        parts = _parts(cursor.fetchone())
+        cursor.execute(CHANGE_READS_SQL, _params(multiviewer_pk, source_pk,
+                                                 user=getattr(user, "pk", None)))
+        return reads_from_row(user, cursor.fetchone())
+
+
+# The same reads for the user of the session `%(session_key)s`, after the session's and the
+# user's own columns (accounts/session_reads.py), in one statement, so in one snapshot.
+CHANGE_READS_IN_SESSION_SQL = (
+    f"SELECT * FROM {session_reads.SESSION_USER} CROSS JOIN LATERAL"  # noqa: S608
+    " mvcontrol_change_reads(%(mv)s, %(source)s, su.u_id, %(lease_seconds)s) AS r")
+
+
+def read_for_change_in_session(session_key: str, multiviewer_pk: int,
+                               source_pk: int | None = None) -> tuple[tuple, tuple]:
+    """The session `session_key` with its user, and read_for_change's row for that user: the
+    session's part (for session_reads.authenticate) and the reads' (for reads_from_row)."""
+    with connection.cursor() as cursor:
+        cursor.execute(CHANGE_READS_IN_SESSION_SQL,
+                       {**_params(multiviewer_pk, source_pk), "session_key": session_key})
+        row = cursor.fetchone()
+    split = session_reads.width()
+    return row[:split], row[split:]
+
+
+def _params(multiviewer_pk: int, source_pk: int | None, **more) -> dict:
+    return {"mv": storable_pk(multiviewer_pk), "source": storable_pk(source_pk),
+            "lease_seconds": settings.EDIT_LEASE_SECONDS, **more}
+
+
+def reads_from_row(user, row: tuple) -> ChangeReads:
+    """What read_for_change gives from mvcontrol_change_reads's row, read for `user`."""
+    parts = _parts(row)
     # A settings row not created yet is created with defaults (both_from_row), as load() does.
     quartz, nexx = both_from_row(parts["q"] + parts["n"])
     return ChangeReads(multiviewer=_with_grant(user, Multiviewer, parts["mv"]),

@@ -4,11 +4,10 @@ to change the password, and an admin acting on their own account does not break 
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import Session, User
 from tests.fixtures.accounts import DEFAULT_PASSWORD, AdminFactory, BrowserLikeClient
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.models import Session
 
-from accounts.models import Role, User
+from accounts.models import Role, Session, User
 from devices.models import Multiviewer, Source
 from tests.fixtures.accounts import DEFAULT_PASSWORD, AdminFactory, BrowserLikeClient, UserFactory
 from tests.support import FastArgon2PasswordHasher

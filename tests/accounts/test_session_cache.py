@@ -5,12 +5,12 @@ and without Redis nothing about a session is kept in the per-process cache."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.core.cache import cache, caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts import sessions
+from accounts.models import Session
 from accounts.services import UserService
 from tests.fixtures.accounts import BrowserLikeClient
 
@@ -28,7 +28,7 @@ def logged_in(login: str = "operator") -> BrowserLikeClient:
 def session_queries(client) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/auth/me").status_code == 200
-    return sum("django_session" in q["sql"] for q in queries.captured_queries)
+    return sum("accounts_session" in q["sql"] for q in queries.captured_queries)
 
 
 def test_with_redis_a_request_reads_its_session_from_redis(redis_sessions, operator_user):

@@ -4,13 +4,13 @@ must be exactly the user the ORM reads, and refuse exactly whom Django's ModelBa
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.backends import SessionUserBackend, user_by_id
 from accounts.models import User
 from accounts.services import UserService
+from accounts.sessions import SessionStore
 from tests.fixtures.accounts import BrowserLikeClient, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,12 +6,12 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
-from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.models import Session
 from accounts.services import AuthService, UserService
+from accounts.sessions import SessionStore
 from tests.fixtures.accounts import BrowserLikeClient, UserFactory
 
 pytestmark = pytest.mark.django_db

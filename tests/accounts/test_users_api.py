@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.models import Session
 
-from accounts.models import Role, User
+from accounts.models import Role, Session, User
 from accounts.services import UserService
 from tests.fixtures.accounts import DEFAULT_PASSWORD, AdminFactory, BrowserLikeClient, UserFactory
 

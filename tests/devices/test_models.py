@@ -166,4 +166,4 @@ def test_user_role_and_login_enforced_by_database():
 def test_grant_tables_have_the_seed_names():
     tables = connection.introspection.table_names()
     assert {"user_access_sources", "user_access_mvs", "state_mv", "state_windows",
-            "state_routing", "django_session"} <= set(tables)
+            "state_routing", "accounts_session"} <= set(tables)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from accounts.models import Session
 from state.models import RefreshRun
 from state.runs import start_refresh
 from state.tasks import nightly_refresh, run_refresh

@@ -54,9 +54,12 @@ def test_a_window_write_reads_each_thing_once(rig):
     last = answer_reads[0]
     assert (last.index("state_windows") < last.index("state_routing") < last.index("COMMIT")
             < last.index("mvcontrol_multiviewer_stamp")), last
-    # Round trips: session, user, what the change reads (multiviewer, source, state,
-    # settings), lease, both records with the answer's stamp and document.
-    assert len(statements) == 5, "\n\n".join(statements)
+    # Round trips: the session and its user with what the change reads (multiviewer, source,
+    # state, settings; accounts/session_reads.py), the lease, both records with the answer's
+    # stamp and document.
+    assert "mvcontrol_session_user" in statements[0] and "mvcontrol_change_reads" in statements[0]
+    assert not any("accounts_session" in q or "accounts_user" in q for q in statements)
+    assert len(statements) == 3, "\n\n".join(statements)
 
 
 def test_a_second_write_in_a_burst_leaves_the_lease_as_it_is(rig, settings):
@@ -75,8 +78,9 @@ def test_a_second_write_in_a_burst_leaves_the_lease_as_it_is(rig, settings):
     assert second.status_code == 200, second.content
     statements = [q["sql"] for q in queries]
     assert not any("devices_edit_lease" in q and "INSERT" in q for q in statements)
-    # Session, user, what the change reads (with the lease), the record with the answer.
-    assert len(statements) == 4, "\n\n".join(statements)
+    # The session and its user with what the change reads (with the lease), the record with
+    # the answer.
+    assert len(statements) == 2, "\n\n".join(statements)
     lease = second.json()["lease"]
     assert lease["mine"] and lease == first.json()["lease"]
     # Still at least EDIT_LEASE_SECONDS after this write.
