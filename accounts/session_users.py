@@ -4,7 +4,8 @@ Every API request reads its session (from Redis when REDIS_URL is set) and then 
 PostgreSQL: two round trips before the view starts, on every read of the control page and every
 write. With Redis, the user's row is kept for SNAPSHOT_SECONDS under the session's key and read
 with the session in one MGET, so the database is asked once every half minute per session
-instead of on every request.
+instead of on every request. (The busiest views read the session and its user from PostgreSQL
+in their own first statement instead: accounts/session_reads.py.)
 
 A snapshot is used only while it is certainly current:
 - every save or delete of a user (role, active flag, password, anything) replaces the users'

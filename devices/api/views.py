@@ -138,6 +138,9 @@ class _Body:
         return self.serializer.validated_data
 
 
+_CHANGES = ("POST", "PATCH")  # the methods of the change views' handlers
+
+
 class _ReadsWithSession:
     """A view whose first statement also reads the request's session and its user
     (accounts/session_reads.py): one round trip to PostgreSQL before the view's work, none to
@@ -181,6 +184,8 @@ class _Change(_ReadsWithSession):
         return self._body
 
     def read_first(self, request: Request, key: str) -> tuple:
+        if request.method not in _CHANGES:
+            return None, None
         session, row = read_for_change_in_session(key, self.kwargs["pk"],
                                                   self.body(request).source_pk)
         user = session_reads.authenticate(request, session)
@@ -243,7 +248,7 @@ class MultiviewerView(_Change, APIView):
     serializer_class = MultiviewerChangeSerializer
 
     def read_first(self, request: Request, key: str) -> tuple:
-        if request.method != "GET":
+        if request.method not in ("GET", "HEAD"):
             return super().read_first(request, key)
         session, stamp = read_stamp_in_session(key, self.kwargs["pk"])
         return session_reads.authenticate(request, session), stamp

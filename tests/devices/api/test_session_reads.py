@@ -205,3 +205,17 @@ def test_the_sliding_expiry_still_moves_at_most_once_a_minute(rig):
         assert client.post(path + "/windows/1", {"pcm_bars": 6}, format="json").status_code == 200
     assert Session.objects.get(session_key=key).expire_date >= stored
     assert sum("UPDATE" in q and "accounts_session" in q for q in statements(queries)) == 1
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PUT", "DELETE"])
+def test_other_methods_answer_as_before(rig, method):
+    client = logged_in(rig.operator)
+    for path in (f"/api/multiviewers/{rig.mv(0).pk}",
+                 f"/api/multiviewers/{rig.mv(0).pk}/windows/1"):
+        answer = client.generic(method, path)
+        if method == "HEAD" and not path.endswith("/1"):
+            assert answer.status_code == 200
+        elif method == "OPTIONS":
+            assert answer.status_code == 200, answer.content
+        else:
+            assert answer.status_code == 405, (path, answer.content)
