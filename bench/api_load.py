@@ -3,11 +3,12 @@
     .venv/bin/python bench/api_load.py [--workers N] [--operators 32] [--duration 8]
         [--no-redis] [--worker-class gthread --threads 4]          (or: make bench)
 
-Starts the stack (bench/stack.py: gunicorn with N sync workers, default 2 x cores + 1, a scratch
-database, the NEXX and Quartz emulators, one refresh run, and — when redis-server is installed,
-unless --no-redis — a throw-away local redis-server with REDIS_URL pointing at it, as a
-production install with Redis runs; printed), logs in the operators with their
-passwords, then for concurrency 1, 8 and 32 measures p50/p99 latency and requests per second of
+Starts the stack (bench/stack.py: gunicorn with N sync workers, the project's (gunicorn.conf.py),
+default 2 x cores + 1, a scratch database, the NEXX and Quartz emulators, one refresh run, and —
+when redis-server is installed, unless --no-redis — a throw-away local redis-server with
+REDIS_URL pointing at it, as a production install with Redis runs; printed), logs in the
+operators with their passwords, then for concurrency 1, 8 and 32 measures p50/p99 latency and
+requests per second of
 - GET /api/multiviewers/{id}: each operator reads the multiviewer granted to them;
 - window writes, POST /api/multiviewers/{id}/windows/1 {"source", "pcm_bars"}: one router
   switch and one NEXX request each; every operator writes to their own multiviewer, so no edit
@@ -57,6 +58,8 @@ from stack import (  # noqa: E402
 )
 
 LEVELS = (1, 8, 32)
+# The sync worker gunicorn.conf.py names: woken one at a time (mvcontrol/gunicorn_worker.py).
+PROJECT_WORKER = "mvcontrol.gunicorn_worker.SyncWorker"
 WARM_UP = 1.0  # seconds of load before each measurement starts
 RESULTS = BASE_DIR / "bench" / "results"
 
@@ -199,15 +202,16 @@ def main() -> int:
                         default=shutil.which("redis-server") is not None,
                         help="start a throw-away local redis-server and set REDIS_URL (shared "
                              "cache, sessions read from Redis); default: when installed")
-    parser.add_argument("--worker-class", default="sync",
-                        help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--worker-class", default=PROJECT_WORKER,
+                        help="gunicorn worker class: the project's (gunicorn.conf.py, the"
+                             " default), sync (gunicorn's own), gthread")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--keep-alive", action=argparse.BooleanOptionalAction, default=None,
                         help="clients reuse their connection (default: unless the workers "
                              "are sync, which close after each answer)")
     args = parser.parse_args()
     keep_alive = (args.keep_alive if args.keep_alive is not None
-                  else not (args.worker_class == "sync" and args.threads == 1))
+                  else not (args.worker_class in ("sync", PROJECT_WORKER) and args.threads == 1))
     if args.operators < max(LEVELS):
         parser.error(f"--operators must be at least {max(LEVELS)} (one per concurrent writer)")
 

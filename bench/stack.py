@@ -9,8 +9,8 @@
   pointing at them, and one refresh run to fill the cached state;
 - an admin and N operators (password login), each operator granted one multiviewer of their own
   and every source;
-- gunicorn (`mvcontrol.wsgi`, sync workers, DEBUG off as in production) and, when asked, a
-  django-q2 cluster, both on that database.
+- gunicorn (`mvcontrol.wsgi`, the sync workers gunicorn.conf.py names, DEBUG off as in
+  production) and, when asked, a django-q2 cluster, both on that database.
 
 The HTTP client is a small asyncio one (one connection per request, as gunicorn's sync workers
 close after each answer; `Connection(port, keep_alive=True)` reuses one while the server keeps
