@@ -15,6 +15,7 @@ from accounts import session_reads
 from accounts.models import Session, User
 from tests.fixtures.accounts import DEFAULT_PASSWORD, BrowserLikeClient
 from tests.fixtures.control import OPERATOR_SOURCES
+from tests.support import function_columns
 
 pytestmark = pytest.mark.usefixtures("redis_sessions")
 
@@ -38,13 +39,7 @@ def statements(queries) -> list[str]:
 
 @pytest.mark.django_db
 def test_the_function_has_the_models_columns_in_their_order():
-    # The function's text is fixed in a migration; the models' fields may change later.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT proargnames, proargmodes FROM pg_proc"
-                       " WHERE proname = 'mvcontrol_session_user'")
-        (names, modes), = cursor.fetchall()
-    assert [n for n, mode in zip(names, modes, strict=True) if mode == "t"] == \
-        session_reads.session_user_columns()
+    assert function_columns("mvcontrol_session_user") == session_reads.session_user_columns()
 
 
 @pytest.mark.django_db
