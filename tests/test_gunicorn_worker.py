@@ -74,6 +74,7 @@ def _serve(worker_class: str) -> tuple[list[int], int]:
         before = [_switches(pid) for pid in workers]
         for _ in range(REQUESTS):
             assert _get(port).endswith(b"\r\n\r\nok")
+            time.sleep(0.02)  # every worker back to waiting before the next connection
         time.sleep(0.2)
         woken = [_switches(pid) - start for pid, start in zip(workers, before, strict=True)]
     finally:
@@ -94,8 +95,7 @@ def test_a_connection_wakes_one_worker_not_all():
     woken, status = _serve("mvcontrol.gunicorn_worker.SyncWorker")
     assert herd_status == 0 and status == 0  # both stopped cleanly on SIGTERM
     # gunicorn's sync worker: every idle worker wakes for every connection.
-    assert all(count >= REQUESTS for count in herd), herd
-    # The project's: a connection wakes one idle worker (now and then two, as epoll allows), so
-    # some idle workers sleep through them all.
-    assert any(count < REQUESTS / 4 for count in woken), woken
-    assert sum(woken) < sum(herd) / 2, (woken, herd)
+    assert min(herd) >= REQUESTS * 3 / 4, herd
+    # The project's: a connection wakes one idle worker (now and then two, as epoll allows): the
+    # others sleep through nearly all of them.
+    assert sum(count < REQUESTS / 4 for count in woken) >= WORKERS - 2, woken
