@@ -49,6 +49,9 @@ def user_by_id(user_id):
 
 
 class SessionUserBackend(ModelBackend):
+    # Sessions name a backend by its dotted path; this is the one logins name.
+    PATH = "accounts.backends.SessionUserBackend"
+
     def get_user(self, user_id):
         # With Redis, the user kept beside the session, read with it (accounts/session_users.py).
         loaded = session_users.take()

@@ -25,6 +25,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import get_usage
 
+from accounts.backends import SessionUserBackend
 from accounts.models import Role, User
 from devices.models import Multiviewer, Source
 from devices.models.inventory import WINDOWS_PER_MULTIVIEWER
@@ -33,7 +34,7 @@ from mvcontrol.postgresql import rows
 
 # Credentials are checked here, not by an authentication backend; sessions still name one
 # (settings.AUTHENTICATION_BACKENDS lists two, so every login must say which).
-_MODEL_BACKEND = "accounts.backends.SessionUserBackend"
+_MODEL_BACKEND = SessionUserBackend.PATH
 
 
 class InvalidCredentials(DomainError):

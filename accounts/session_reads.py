@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import auth
+from django.db import connection
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from accounts.backends import SessionUserBackend
 from accounts.models import Session, User
 from mvcontrol.postgresql import rows
 
@@ -31,12 +33,22 @@ from mvcontrol.postgresql import rows
 SESSION_USER = "mvcontrol_session_user(%(session_key)s) AS su"
 SESSION_FIELDS = ("session_data", "expire_date", "user_id")
 # The backend whose get_user this replaces: a row read, then user_can_authenticate (is_active).
-_BACKEND = "accounts.backends.SessionUserBackend"
+_BACKEND = SessionUserBackend.PATH
 
 
 def width() -> int:
     """How many of a view's columns are the session's and its user's."""
     return len(SESSION_FIELDS) + rows.width(User)
+
+
+def read_with_session(sql: str, params: dict, session_key: str) -> tuple[tuple, tuple]:
+    """Run a view's statement `sql`, which selects SESSION_USER's columns first, for the session
+    `session_key`: the session's and user's part of its row (for authenticate), and the rest."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "session_key": session_key})
+        row = cursor.fetchone()
+    split = width()
+    return row[:split], row[split:]
 
 
 def session_user_columns() -> list[str]:

@@ -42,9 +42,8 @@ class SyncWorker(GunicornSyncWorker):
         # EINTR is retried by Python; a listener closed at shutdown leaves the set by itself.
         events = self._poller.poll(timeout)
         ready_fds = {fd for fd, _mask in events}
-        if self.PIPE[0] in ready_fds:
-            os.read(self.PIPE[0], 1)
         ready = [s for s in self.sockets if s.fileno() in ready_fds]
         if self.PIPE[0] in ready_fds:
+            os.read(self.PIPE[0], 1)
             ready.append(self.PIPE[0])
         return ready or None

@@ -260,9 +260,7 @@ class MultiviewerView(_Change, APIView):
         # The multiviewer comes with the document's stamp, and the answer comes rendered (the
         # control page's most frequent read; bench/api_load.py).
         user = request.user
-        stamp = self.read_for(user)
-        stamp_read = self.first_read is not None and self.first_read[0] is user
-        return HttpResponse(read_multiviewer_json(pk, user, stamp, stamp_read=stamp_read),
+        return HttpResponse(read_multiviewer_json(pk, user, self.read_for(user)),
                             content_type="application/json")
 
     @extend_schema(operation_id="multiviewer_update", request=MultiviewerChangeSerializer,

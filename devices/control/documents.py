@@ -114,31 +114,25 @@ _STAMP_IN_SESSION_SQL = (
     " mvcontrol_multiviewer_stamp(%(mv)s, su.u_id, %(last)s) AS s ON true")
 
 
-def read_stamp_in_session(session_key: str, pk: int) -> tuple[tuple, tuple | None]:
+def read_stamp_in_session(session_key: str, pk: int) -> tuple[tuple, tuple]:
     """The session `session_key` with its user, and the stamp of multiviewer `pk` read for that
     user: the session's part (for session_reads.authenticate) and the stamp's row for
-    read_multiviewer_json (None: no such multiviewer)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STAMP_IN_SESSION_SQL,
-                       {**_stamp_params(pk, None), "session_key": session_key})
-        row = cursor.fetchone()
-    split = session_reads.width()
-    stamp = row[split:]
-    return row[:split], (None if stamp[0] is None else stamp)
+    read_multiviewer_json (NULLs: no such multiviewer)."""
+    return session_reads.read_with_session(_STAMP_IN_SESSION_SQL, _stamp_params(pk, None),
+                                           session_key)
 
 
-def read_multiviewer_json(pk: int, user, stamp: tuple | None = None,
-                          stamp_read: bool = False) -> bytes:
+def read_multiviewer_json(pk: int, user, stamp: tuple | None = None) -> bytes:
     """GET /api/multiviewers/{id} for `user`, as the JSON the API answers: NotFound, Forbidden
     (not_granted) as the other endpoints answer, else multiviewer_document. The multiviewer is
     read with the stamp, and the rendered answer is kept like the document (the control page
-    polls it: rendering was a tenth of the read's CPU). `stamp_read`: `stamp` is the stamp's
-    row already read for `user` (read_stamp_in_session; None: no such multiviewer)."""
+    polls it: rendering was a tenth of the read's CPU). `stamp`: the stamp's row already read for
+    `user` (read_stamp_in_session); None: read it now."""
     from devices.control.services import require_multiviewer
 
-    if not stamp_read:
+    if stamp is None:
         mv, row = _stamped(pk, user)
-    elif stamp is None:
+    elif stamp[0] is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")
     else:
         mv, row = _multiviewer_of(stamp), stamp

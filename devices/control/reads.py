@@ -129,12 +129,8 @@ def read_for_change_in_session(session_key: str, multiviewer_pk: int,
                                source_pk: int | None = None) -> tuple[tuple, tuple]:
     """The session `session_key` with its user, and read_for_change's row for that user: the
     session's part (for session_reads.authenticate) and the reads' (for reads_from_row)."""
-    with connection.cursor() as cursor:
-        cursor.execute(CHANGE_READS_IN_SESSION_SQL,
-                       {**_params(multiviewer_pk, source_pk), "session_key": session_key})
-        row = cursor.fetchone()
-    split = session_reads.width()
-    return row[:split], row[split:]
+    return session_reads.read_with_session(CHANGE_READS_IN_SESSION_SQL,
+                                           _params(multiviewer_pk, source_pk), session_key)
 
 
 def _params(multiviewer_pk: int, source_pk: int | None, **more) -> dict:
