@@ -85,16 +85,6 @@ class User(AbstractBaseUser):
     def __str__(self) -> str:
         return self.login
 
-    #: The session hash of a user made from a session's snapshot (accounts/session_users.py),
-    #: which holds that hash instead of the password.
-    session_hash_known: str | None = None
-
-    def get_session_auth_hash(self) -> str:
-        # Only while the password is not loaded: once it is set or read, it decides.
-        if self.session_hash_known is not None and "password" not in self.__dict__:
-            return self.session_hash_known
-        return super().get_session_auth_hash()
-
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
@@ -120,9 +110,8 @@ class User(AbstractBaseUser):
 
 class Session(AbstractBaseSession):
     """A login session (the engine is accounts/sessions.py), with its user's id in a column of
-    its own: the API's busiest views read the session, its user and what they need for that
-    user in one statement (accounts/session_reads.py), and a user's sessions are found without
-    decoding every session. The signed session data stays what decides who the user is."""
+    its own, so a user's sessions are found without decoding every session. The signed session
+    data stays what decides who the user is."""
 
     user_id = models.BigIntegerField(null=True, db_index=True, editable=False)
 

@@ -7,7 +7,6 @@ mvcontrol/errors.py, which the API maps to its one error shape.
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Iterable
 from importlib import import_module
@@ -25,16 +24,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import get_usage
 
-from accounts.backends import SessionUserBackend
 from accounts.models import Role, User
 from devices.models import Multiviewer, Source
 from devices.models.inventory import WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited
-from mvcontrol.postgresql import rows
 
-# Credentials are checked here, not by an authentication backend; sessions still name one
-# (settings.AUTHENTICATION_BACKENDS lists two, so every login must say which).
-_MODEL_BACKEND = SessionUserBackend.PATH
+# Credentials are checked here (to count attempts first); sessions name the backend that loads
+# the user on later requests.
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 class InvalidCredentials(DomainError):
@@ -364,36 +361,6 @@ def _pk(obj) -> int:
     return obj if isinstance(obj, int) else obj.pk
 
 
-_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
-
-
-def storable_pk(pk: int | None) -> int | None:
-    """`pk`, or None when the database cannot hold it (then no row has it)."""
-    return pk if pk is not None and _BIGINT_MIN <= pk <= _BIGINT_MAX else None
-
-
-@functools.cache
-def _with_grant_statement(model) -> str:
-    """SELECT of every column of `model` (rows.columns order) by primary key, the `%(pk)s`
-    parameter, then its grant to the user in the `%(user)s` parameter (a boolean)."""
-    target = "multiviewer" if model is Multiviewer else "source"
-    through = getattr(User, f"{target}s").through
-    quote = connection.ops.quote_name
-    pk = quote(model._meta.pk.column)
-    return (f"SELECT {rows.columns(model, 'r')}, EXISTS (SELECT 1 FROM {rows.table(through)} g"  # noqa: S608
-            f" WHERE g.{quote(through._meta.get_field(target).column)} = r.{pk}"
-            f" AND g.{quote(through._meta.get_field('user').column)} = %(user)s)"
-            f" FROM {rows.table(model)} r WHERE r.{pk} = %(pk)s")
-
-
-def _grant_as_read(user: AnyUser, obj) -> bool | None:
-    """Whether `obj` is granted to `user`, when AccessService.get_with_grant (or a caller, through
-    mark_grant) read it for that user; None when it was not read (ask the database)."""
-    if isinstance(obj, int) or obj.__dict__.get("access_user_id", False) != user.pk:
-        return None
-    return obj.__dict__["access_granted"]
-
-
 def _describe_source(source: Source | int) -> str:
     if isinstance(source, int):
         source = Source.objects.filter(pk=source).first() or source
@@ -441,41 +408,11 @@ class AccessService:
         return Multiviewer.objects.none()
 
     @staticmethod
-    def get_with_grant(user: AnyUser, model: type[Source] | type[Multiviewer],
-                       pk: int) -> Source | Multiviewer | None:
-        """Source or multiviewer `pk` (None when there is none) with its grant to `user` read in
-        the same statement: can_use_* and require_* then answer for that user without asking
-        again. A write checks its multiviewer and source in the view and again in
-        ControlService; this keeps both checks and reads each grant once. The statement is
-        built once per process (the ORM took longer to build it than PostgreSQL to answer)."""
-        if storable_pk(pk) is None:
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute(_with_grant_statement(model),
-                           {"pk": pk, "user": getattr(user, "pk", None)})
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        obj = rows.instance(model, row[:-1])
-        AccessService.mark_grant(user, obj, row[-1])
-        return obj
-
-    @staticmethod
-    def mark_grant(user: AnyUser, obj: Source | Multiviewer, granted: bool) -> None:
-        """Record on `obj` its grant to `user`, read by the caller with other data in one query
-        (as get_with_grant does)."""
-        obj.access_user_id = getattr(user, "pk", None)
-        obj.access_granted = granted
-
-    @staticmethod
     def can_use_source(user: AnyUser, source: Source | int) -> bool:
         if _is_admin(user):
             return True
         if not _active(user):
             return False
-        granted = _grant_as_read(user, source)
-        if granted is not None:
-            return granted
         return user.sources.filter(pk=_pk(source)).exists()
 
     @staticmethod
@@ -484,9 +421,6 @@ class AccessService:
             return True
         if not _active(user):
             return False
-        granted = _grant_as_read(user, mv)
-        if granted is not None:
-            return granted and mv.enabled
         return user.multiviewers.filter(pk=_pk(mv), enabled=True).exists()
 
     @staticmethod

@@ -9,8 +9,8 @@
   pointing at them, and one refresh run to fill the cached state;
 - an admin and N operators (password login), each operator granted one multiviewer of their own
   and every source;
-- gunicorn (`mvcontrol.wsgi`, the sync workers gunicorn.conf.py names, DEBUG off as in
-  production) and, when asked, a django-q2 cluster, both on that database.
+- gunicorn (`mvcontrol.wsgi`, sync workers, DEBUG off as in production) and, when asked, a
+  django-q2 cluster, both on that database.
 
 The HTTP client is a small asyncio one (one connection per request, as gunicorn's sync workers
 close after each answer; `Connection(port, keep_alive=True)` reuses one while the server keeps
@@ -94,29 +94,6 @@ def python_loop_us() -> float:
     timer = timeit.Timer("sum(range(1000))")
     number, _ = timer.autorange()
     return round(min(timer.repeat(5, number)) / number * 1e6, 1)
-
-
-def round_trip_ms(samples: int = 200, asleep: float = 0.01) -> dict[str, float]:
-    """p50 of `SELECT 1` on this process's database connection, back to back and after
-    `asleep` seconds without a query: what one wait for another process costs on this machine.
-    On a virtual machine that halts an idle core at once, a round trip to a process that has
-    slept costs several times one to a process kept busy, and a paced request waits on sleeping
-    processes only."""
-    from django.db import connection
-
-    times: dict[str, list[float]] = {"back_to_back": [], "after_sleep": []}
-    with connection.cursor() as cursor:
-        for _ in range(20):
-            cursor.execute("SELECT 1")
-        for kind, pause in (("back_to_back", 0.0), ("after_sleep", asleep)):
-            for _ in range(samples):
-                if pause:
-                    time.sleep(pause)
-                started = time.perf_counter()
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
-                times[kind].append(time.perf_counter() - started)
-    return {kind: round(percentile(values, 50) * 1000, 3) for kind, values in times.items()}
 
 
 def _process_table() -> dict[int, tuple[int, str, float]]:
@@ -228,7 +205,7 @@ class Stack:
                  redis: bool = False, gunicorn_args: list[str] | None = None) -> None:
         """`nexx_rate`/`quartz_rate`: the integration settings' limits (the global throttle);
         `nexx_limit`: what the emulated frame refuses above (None: nothing); `redis`: start a
-        throw-away local redis-server and set REDIS_URL (shared cache and cached sessions);
+        throw-away local redis-server and set REDIS_URL (rate-limit counts shared);
         `gunicorn_args`: added to gunicorn's command line (worker class, threads…)."""
         self.workers = workers or 2 * (os.cpu_count() or 1) + 1
         self.redis = redis

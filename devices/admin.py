@@ -10,8 +10,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 
-from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
+from devices.models import EditLease, Multiviewer, NexxSettings, QuartzSettings, Source
 
 SECRET_FIELDS = ("api_key", "jwt_password")
 
@@ -135,25 +136,20 @@ class MultiviewerAdmin(admin.ModelAdmin):
 
     @admin.display(description="Edited by")
     def edited_by(self, obj: Multiviewer) -> str:
-        from devices.control import leases
+        lease = getattr(obj, "edit_lease", None)
+        if lease is None or lease.expires_at <= timezone.now():
+            return "—"
+        return f"{lease.user.login} until {timezone.localtime(lease.expires_at):%H:%M:%S}"
 
-        holder = leases.current(multiviewer=obj)
-        return f"{holder.login} until {holder.expires_at:%H:%M:%S}" if holder else "—"
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("edit_lease__user")
 
     @admin.action(description="Break edit lease")
     def break_edit_lease(self, request, queryset) -> None:
         """Free the selected multiviewers for other editors (someone left a page open)."""
-        from devices.control.services import ControlService
-        from mvcontrol.errors import Forbidden
-
-        broken = []
-        for mv in queryset:
-            try:
-                if ControlService.break_lease(admin=request.user, multiviewer=mv):
-                    broken.append(str(mv))
-            except Forbidden as exc:
-                self.message_user(request, exc.detail, messages.ERROR)
-                return
+        live = EditLease.objects.filter(multiviewer__in=queryset, expires_at__gt=timezone.now())
+        broken = [str(lease.multiviewer) for lease in live.select_related("multiviewer")]
+        EditLease.objects.filter(multiviewer__in=queryset).delete()
         if broken:
             self.message_user(request, "Edit lease broken on " + ", ".join(broken) + ".",
                               messages.SUCCESS)

@@ -10,9 +10,9 @@ any process get disjoint, consecutive slots. A caller then sends command i no ea
 slot. When the wait for the first slot would exceed the caller's timeout the statement changes
 nothing and the caller gets `DeviceBusy`: waiting is always bounded.
 
-With REDIS_URL set the same schedule lives in Redis and is moved by one Lua script (atomic in
-Redis); otherwise PostgreSQL holds it. The throttle uses its own autocommit connection so a
-reservation is visible to other processes at once, whatever transaction the caller is in.
+The schedule lives in PostgreSQL, which every process already shares (Redis is optional, so it
+cannot be the one place). The throttle uses its own autocommit connection so a reservation is
+visible to other processes at once, whatever transaction the caller is in.
 
 Slots are spaced for 95 % of the configured rate: a process that is a few milliseconds late for
 its slot must not push a one-second window over the device's limit.
@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connections
 
 from devices.errors import DeviceBusy
@@ -41,22 +40,6 @@ ON CONFLICT (key) DO UPDATE
        <= clock_timestamp() + make_interval(secs => %(timeout)s)
 RETURNING extract(epoch FROM next_free - clock_timestamp()) - %(span)s
 """
-
-_RESERVE_LUA = """
-local span = tonumber(ARGV[1])
-local timeout = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = math.max(next_free, now)
-if start - now > timeout then
-  return false
-end
-local keep_ms = math.ceil((start + span - now) * 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%.6f', start + span), 'PX', keep_ms)
-return string.format('%.6f', start - now)
-"""
-
 
 @dataclass(frozen=True)
 class Reservation:
@@ -128,31 +111,15 @@ class _PostgresSchedule:
             self._local.conn = None
 
 
-class _RedisSchedule:
-    def __init__(self, url: str) -> None:
-        import redis
-
-        self._client = redis.Redis.from_url(url)
-        self._script = self._client.register_script(_RESERVE_LUA)
-
-    def reserve(self, key: str, span: float, timeout: float) -> float | None:
-        result = self._script(keys=[f"mvcontrol:throttle:{key}"], args=[span, timeout])
-        return None if result is None else max(0.0, float(result))
-
-    def close(self) -> None:
-        self._client.close()
-
-
 _schedule_lock = threading.Lock()
-_schedule: _PostgresSchedule | _RedisSchedule | None = None
+_schedule: _PostgresSchedule | None = None
 
 
-def _shared_schedule() -> _PostgresSchedule | _RedisSchedule:
+def _shared_schedule() -> _PostgresSchedule:
     global _schedule
     with _schedule_lock:
         if _schedule is None:
-            redis_url = getattr(settings, "REDIS_URL", "")
-            _schedule = _RedisSchedule(redis_url) if redis_url else _PostgresSchedule()
+            _schedule = _PostgresSchedule()
         return _schedule
 
 
@@ -164,7 +131,7 @@ def close_thread_connection() -> None:
     """
     with _schedule_lock:
         schedule = _schedule
-    if isinstance(schedule, _PostgresSchedule):
+    if schedule is not None:
         schedule.close()
 
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "devices",
     "state",
+    "control",
     "presets",
     "mvcontrol",  # ops commands only (run_demo, embedded_db)
 ]
@@ -105,10 +106,8 @@ else:
     DATABASES = {"default": database_settings(VAR_DIR)}
     EMBEDDED_DATABASE = True
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+# A connection the server dropped (restart, failover) is replaced before a request uses it.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend, with a health check that skips the round trip on a quiet connection.
-    DATABASES["default"]["ENGINE"] = "mvcontrol.postgresql"
 # Parallel test runs on one server (e.g. several checkouts) each get their own test database.
 _test_suffix = env.str("TEST_DB_SUFFIX", default="")
 DATABASES["default"]["TEST"] = {
@@ -117,11 +116,7 @@ DATABASES["default"]["TEST"] = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-# Sessions name the first; the second keeps sessions started before it was introduced working.
-AUTHENTICATION_BACKENDS = [
-    "accounts.backends.SessionUserBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 # --- Passwords and sessions ---------------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -140,7 +135,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Database sessions; the sliding expiry is written at most once a minute per session.
+# Database sessions (accounts.Session: with the user's id, so a user's sessions end together).
 SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
 SESSION_SAVE_EVERY_REQUEST = True  # sliding lifetime: each request pushes the expiry forward
@@ -171,7 +166,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "mvcontrol.cache.RedisCache",  # keeps its Redis client
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
         }
     }
@@ -182,7 +177,7 @@ else:
             "LOCATION": "mvcontrol",
         }
     }
-    # Without Redis each process counts rate limits on its own (see README "Rate limits").
+    # Without Redis each process counts rate limits on its own (see docs/operations.md "Rate limits").
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 RATELIMIT_USE_CACHE = "default"

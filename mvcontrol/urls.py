@@ -14,6 +14,7 @@ handler500 = "mvcontrol.api_errors.json_500"
 api_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("devices.api.urls")),
+    path("", include("control.api.urls")),
     path("", include("state.api.urls")),
     path("", include("presets.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),

@@ -71,8 +71,8 @@ class MultiviewerPlan:
         return self.parameter_count() == 0
 
     def to_change(self, sources: Mapping[int, object]):
-        """The devices.control MultiviewerChange; `sources` maps router input → Source."""
-        from devices.control.changes import MultiviewerChange, UmdLayerChange, WindowChange
+        """The control MultiviewerChange; `sources` maps router input → Source."""
+        from control.changes import MultiviewerChange, UmdLayerChange, WindowChange
 
         windows = [
             WindowChange(number,

@@ -26,10 +26,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.services import AccessService
-from devices.control import leases
+from control import leases
 from devices.errors import DeviceError
+from devices.layouts import layout_catalog
 from devices.models import Multiviewer, Source
-from devices.nexx.layouts import layout_catalog
 from mvcontrol.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooLarge
 from mvcontrol.ratelimits import enforce
 from presets import document as doc_module
@@ -310,13 +310,13 @@ class PresetService:
             result = _result(preset.pk, doc.name, [
                 (t, multiviewer_report(t.plan), 0) for t in targets])
             return ApplyOutcome(result=result, parameters=0)
-        from devices.control.services import WRITE_RATE_GROUP
+        from control.services import WRITE_RATE_GROUP
 
         enforce(group=WRITE_RATE_GROUP, key=str(user.pk), rate=settings.WRITE_RATE,
                 what="changes")
         for target in targets:
             if not target.plan.empty:
-                leases.take(multiviewer=target.multiviewer, user=user)
+                leases.acquire(multiviewer=target.multiviewer, user=user)
         if total > settings.MAX_PARAMS_PER_REQUEST:
             job = _enqueue(user=user, preset=preset, doc=doc, targets=targets,
                            groups=chosen_groups, total=total)
@@ -584,7 +584,7 @@ def _run(*, user, targets: list[_Target], sources: dict[int, Source], enforce_si
     """Apply each multiviewer's plan through ControlService; one multiviewer's failure does not
     stop the others. Returns (target, report, requests) per multiviewer and the first device
     error."""
-    from devices.control.services import ControlService
+    from control.services import ControlService
 
     reports = []
     first_error: DeviceError | None = None

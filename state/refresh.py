@@ -201,9 +201,9 @@ class RefreshEngine:
             return given
         try:
             if device == NEXX:
-                from devices.nexx.service import NEXXService
+                from devices.nexx.service import NexxService
 
-                return NEXXService.from_settings()
+                return NexxService.from_settings()
             from devices.quartz.service import QuartzService
 
             return QuartzService.from_settings()
@@ -213,8 +213,8 @@ class RefreshEngine:
             return None
 
     def _nexx_plan(self) -> NexxReadPlan:
+        from devices.layouts import layout_catalog
         from devices.models import Multiviewer
-        from devices.nexx.layouts import layout_catalog
 
         counts = {number: g.window_count for number, g in layout_catalog().items()}
         expected: dict[int, int] = {}

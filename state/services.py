@@ -5,7 +5,7 @@
     StateService.refresh_status()                        # what GET /api/refresh/status shows
     StateService.multiviewer_snapshot(mv)                # one multiviewer, its windows, routes
     StateService.routes([1, 2, 3])                       # {1: 5, 2: None, 3: 7}
-    StateService.record_route(output=3, input=7)         # after the router accepted a switch
+    StateService.record_route(3, 7)                      # after the router accepted a switch
 
 Reads never touch a device. Writes from the control API come after the device accepted the
 change, each in one short transaction.
@@ -18,13 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from devices.models import Multiviewer
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import DomainError, NotFound
-from mvcontrol.postgresql.commits import Statement, commit_lossable, execute_lossable
 from mvcontrol.ratelimits import enforce
 from state import runs
 from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
@@ -61,7 +60,7 @@ class MultiviewerSnapshot:
         """Windows of the current layout (None while the layout is not known)."""
         if self.state is None or self.state.layout is None:
             return None
-        from devices.nexx.layouts import window_count
+        from devices.layouts import window_count
 
         return window_count(self.state.layout)
 
@@ -166,11 +165,19 @@ class StateService:
                      .values_list("output", "input"))
         return {o: known.get(o) for o in wanted}
 
-    @staticmethod
-    def route_rows(outputs: Iterable[int]) -> list[RoutingState]:
-        return list(RoutingState.objects.filter(output__in=list(outputs)).order_by("output"))
-
     # --- writes after a device accepted a change -----------------------------------------
+
+    @staticmethod
+    def record_accepted(mv: Multiviewer, *, params: Mapping[str, object],
+                        windows: Mapping[int, Mapping]) -> None:
+        """What the frame accepted in one request, recorded together: the multiviewer's
+        parameters, and by window index {"pcm_bars": n or None, "umd_layers": {layer: values}}."""
+        with transaction.atomic():
+            if params:
+                StateService.record_multiviewer_params(mv, **params)
+            for index, window in windows.items():
+                StateService.record_window(mv, index, pcm_bars=window.get("pcm_bars"),
+                                           umd_layers=window.get("umd_layers") or None)
 
     @staticmethod
     def record_multiviewer_params(mv: Multiviewer, **values) -> MultiviewerState:
@@ -179,16 +186,8 @@ class StateService:
         unknown = set(values) - set(MULTIVIEWER_KEYS)
         if unknown:
             raise ValueError(f"not multiviewer parameters: {', '.join(sorted(unknown))}")
-        # Part of the caller's transaction when there is one: a savepoint would only add round
-        # trips, and a failure must undo the caller's whole record anyway.
-        with transaction.atomic(savepoint=False):
-            commit_lossable()
-            state, _ = MultiviewerState.objects.select_for_update().get_or_create(
-                multiviewer=mv, defaults={"updated_at": timezone.now()})
-            for key, value in values.items():
-                setattr(state, key, value)
-            state.updated_at = timezone.now()
-            state.save()
+        state, _ = MultiviewerState.objects.update_or_create(
+            multiviewer=mv, defaults={**values, "updated_at": timezone.now()})
         return state
 
     @staticmethod
@@ -197,26 +196,26 @@ class StateService:
                       ) -> WindowState:
         """A window's PCM bars and/or UMD values the frame accepted. `window_index` is 0-based;
         `umd_layers` maps layer 0..2 to the UMD values changed ({"text": "CAM 1"}), merged into
-        what the snapshot holds."""
-        if not umd_layers:
-            return _upsert_pcm_bars(mv, window_index, pcm_bars)
-        _check_window_index(window_index)
-        for layer, values in umd_layers.items():
+        what the snapshot holds; None values leave the snapshot's as they are."""
+        if not 0 <= window_index < WINDOWS_PER_MULTIVIEWER:
+            raise ValueError(f"window index {window_index} is out of range 0..15")
+        for layer, values in (umd_layers or {}).items():
             if not 0 <= layer < LAYERS_PER_WINDOW:
                 raise ValueError(f"UMD layer {layer} is out of range 0..2")
             unknown = set(values) - set(UMD_KEYS)
             if unknown:
                 raise ValueError(f"not UMD parameters: {', '.join(sorted(unknown))}")
-        with transaction.atomic(savepoint=False):
-            commit_lossable()
+        # Locked while merging: a refresh or another write of the same window waits its turn.
+        with transaction.atomic():
             window, _ = WindowState.objects.select_for_update().get_or_create(
                 multiviewer=mv, window_index=window_index,
-                defaults={"umd": _empty_umd(), "updated_at": timezone.now()})
+                defaults={"umd": [{} for _ in range(LAYERS_PER_WINDOW)],
+                          "updated_at": timezone.now()})
             if pcm_bars is not None:
                 window.pcm_bars = pcm_bars
             layers = [dict(layer) for layer in (window.umd or [])]
             layers += [{} for _ in range(LAYERS_PER_WINDOW - len(layers))]
-            for layer, values in umd_layers.items():
+            for layer, values in (umd_layers or {}).items():
                 layers[layer].update(values)
             window.umd = layers
             window.updated_at = timezone.now()
@@ -225,73 +224,10 @@ class StateService:
 
     @staticmethod
     def record_route(output: int, input: int | None) -> RoutingState:
-        """The router now sends `input` to `output` (None: unknown)."""
-        # One INSERT … ON CONFLICT, one round trip (a router switch answers after it): no read
-        # first, whoever else writes the same output.
-        record = StateService.route_record(output, input)
-        with connection.cursor() as cursor:
-            execute_lossable(cursor, record.sql, record.params)
-            pk, label = cursor.fetchone()
-        route = RoutingState(id=pk, output=output, input=input, output_label=label,
-                             updated_at=record.params["now"])
-        route._state.adding = False
+        """The router now sends `input` to `output` (None: unknown); the output's name stays."""
+        route, _ = RoutingState.objects.update_or_create(
+            output=output, defaults={"input": input, "updated_at": timezone.now()})
         return route
-
-    @staticmethod
-    def route_record(output: int, input: int | None) -> Statement:
-        """record_route as a statement, to be sent with others (record_then_read)."""
-        return Statement(_UPSERT_ROUTE, {"output": output, "input": input,
-                                         "now": timezone.now()})
-
-    @staticmethod
-    def pcm_bars_record(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> Statement:
-        """record_window of PCM bars alone as a statement, to be sent with others."""
-        _check_window_index(window_index)
-        umd_field = WindowState._meta.get_field("umd")
-        return Statement(_UPSERT_PCM_BARS, {
-            "mv": mv.pk, "index": window_index, "bars": pcm_bars,
-            "umd": umd_field.get_db_prep_save(_empty_umd(), connection), "now": timezone.now()})
-
-
-# Statements that are one round trip each: every window write and router switch records its
-# result with one of them.
-_UPSERT_ROUTE = """
-INSERT INTO state_routing (output, input, output_label, updated_at)
-VALUES (%(output)s, %(input)s, '', %(now)s)
-ON CONFLICT (output) DO UPDATE SET input = EXCLUDED.input, updated_at = EXCLUDED.updated_at
-RETURNING id, output_label
-"""
-# PCM bars only (no UMD merge to make): a None keeps what the snapshot holds, as in the UMD path.
-_UPSERT_PCM_BARS = """
-INSERT INTO state_windows (multiviewer_id, window_index, pcm_bars, umd, updated_at)
-VALUES (%(mv)s, %(index)s, %(bars)s, %(umd)s, %(now)s)
-ON CONFLICT (multiviewer_id, window_index) DO UPDATE
-SET pcm_bars = coalesce(EXCLUDED.pcm_bars, state_windows.pcm_bars),
-    updated_at = EXCLUDED.updated_at
-RETURNING id, pcm_bars, umd
-"""
-
-
-def _check_window_index(window_index: int) -> None:
-    if not 0 <= window_index < WINDOWS_PER_MULTIVIEWER:
-        raise ValueError(f"window index {window_index} is out of range 0..15")
-
-
-def _empty_umd() -> list[dict]:
-    return [{} for _ in range(LAYERS_PER_WINDOW)]
-
-
-def _upsert_pcm_bars(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> WindowState:
-    record = StateService.pcm_bars_record(mv, window_index, pcm_bars)
-    with connection.cursor() as cursor:
-        execute_lossable(cursor, record.sql, record.params)
-        pk, stored_bars, umd = cursor.fetchone()
-    umd_field = WindowState._meta.get_field("umd")
-    window = WindowState(id=pk, multiviewer=mv, window_index=window_index, pcm_bars=stored_bars,
-                         umd=umd_field.from_db_value(umd, None, connection),
-                         updated_at=record.params["now"])
-    window._state.adding = False
-    return window
 
 
 def describe_run(run: RefreshRun) -> dict:

@@ -8,13 +8,9 @@ returned by the API, never logged and never shown back in admin.
 
 from __future__ import annotations
 
-import functools
-
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
-from django.db import connection, models
-
-from mvcontrol.postgresql import rows
+from django.db import models
 
 
 class ConnectionStyle(models.TextChoices):
@@ -193,31 +189,3 @@ class NexxSettings(_Singleton):
                 errors["jwt_password"] = ["A password is required with auth mode 'JWT'."]
         if errors:
             raise ValidationError(errors)
-
-
-@functools.cache
-def _both_statement() -> str:
-    """SELECT of both settings rows, side by side in one row (NULLs for a row not created
-    yet)."""
-    return (f"SELECT {rows.columns(QuartzSettings, 'q')}, {rows.columns(NexxSettings, 'n')}"  # noqa: S608
-            f" FROM (SELECT) AS one LEFT JOIN {rows.table(QuartzSettings)} q ON q.id = 1"
-            f" LEFT JOIN {rows.table(NexxSettings)} n ON n.id = 1")
-
-
-def both_from_row(row) -> tuple[QuartzSettings, NexxSettings]:
-    """The settings from both rows' columns side by side (load_both's row, and the settings part
-    of mvcontrol_change_reads). A row not created yet (NULLs) is created with defaults, as
-    load() does."""
-    split = rows.width(QuartzSettings)
-    quartz, nexx = row[:split], row[split:]
-    return (QuartzSettings.load() if quartz[0] is None else rows.instance(QuartzSettings, quartz),
-            NexxSettings.load() if nexx[0] is None else rows.instance(NexxSettings, nexx))
-
-
-def load_both() -> tuple[QuartzSettings, NexxSettings]:
-    """Both settings rows in one query: a write plans with the router's and sends with the
-    frame's. A row not created yet is created with defaults, as load() does."""
-    with connection.cursor() as cursor:
-        cursor.execute(_both_statement())
-        row = cursor.fetchone()
-    return both_from_row(row)

@@ -14,8 +14,9 @@ Operator values are what the rest of the project stores and shows:
 
 Enum labels ship with the reference's tables (`default_enum_labels()`); an admin corrects them
 in Django admin (devices.models.NexxEnumLabel) because they change with the firmware, and
-`enum_labels()` overlays those rows on the defaults. Allowed values never come from the
-database: validation and the emulator stay pure.
+devices/catalog.py (`enum_labels()`) overlays those rows on the defaults. This module never reads
+the database: allowed values come from the table above only, so validation, the client and the
+emulator stay pure.
 """
 
 from __future__ import annotations
@@ -519,17 +520,6 @@ def default_enum_labels() -> dict[int, dict[int, str]]:
     return {p.varid: dict(p.labels) for p in ENUM_PARAMETERS}
 
 
-def enum_labels() -> dict[int, dict[int, str]]:
-    """Enum labels in force: the defaults, corrected by the admin's NexxEnumLabel rows."""
-    from devices.models import NexxEnumLabel
-
-    labels = default_enum_labels()
-    for varid, value, label in NexxEnumLabel.objects.values_list("varid", "value", "label"):
-        if value in labels.get(varid, {}):
-            labels[varid][value] = label
-    return labels
-
-
 # --- the catalog document (GET /api/catalog) --------------------------------------------
 
 
@@ -564,10 +554,10 @@ def parameter_document(p: Parameter, labels: Mapping[int, str] | None = None) ->
 
 
 def catalog_document(labels: Mapping[int, Mapping[int, str]] | None = None) -> dict:
-    """The whole catalog for GET /api/catalog and the control page. Labels default to those in
-    force (database overrides on the reference's tables)."""
-    if labels is None:
-        labels = enum_labels()
+    """The whole catalog for GET /api/catalog and the control page, with the given enum labels
+    ({varid: {device value: label}}) over the shipped ones; None: the shipped labels only.
+    devices.catalog.catalog_document() passes the labels in force (admin corrections)."""
+    labels = labels or {}
     return {
         "limits": {
             "multiviewers": MAX_MULTIVIEWERS,

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -41,7 +42,11 @@ from devices.nexx.catalog import (
     describe,
     parse_param_id,
 )
-from devices.throttle import Throttle
+
+if TYPE_CHECKING:
+    # The service hands the client the frame's global throttle (it keeps its schedule in
+    # PostgreSQL or Redis); the client itself never reads the database.
+    from devices.throttle import Throttle
 
 DEFAULT_JWT_LIFESPAN = 4500.0  # seconds, as seen on the installation's frames
 AUTH_MODES = ("none", "api_key", "jwt")

@@ -3,8 +3,9 @@
 Rectangles are normalised to the output picture (x, y, w, h in 0..1, origin top left). The
 window counts are the reference's; the geometry shipped here is our own design, because the
 device's differs between firmware versions: an installation imports its own
-(`manage.py import_layouts FILE.json`) or corrects it in Django admin, and the database rows
-(devices.models.Layout / LayoutWindow) win over these defaults wherever they exist.
+(`manage.py import_layouts FILE.json`) or corrects it in Django admin. This module is pure (no
+database): devices/layouts.py gives the layouts in force, the database rows (devices.models.Layout
+/ LayoutWindow) over these defaults.
 
 Default designs, on a 4×4 grid of 16:9 cells unless said otherwise:
     1  2×2 grid                         2  4×4 grid
@@ -305,76 +306,3 @@ def ranges_text(numbers: list[int]) -> str:
         run = [n for _, n in group]
         parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}")
     return ", ".join(parts)
-
-
-# --- the catalog in force (database over defaults) ------------------------------------------
-
-
-def layout_catalog() -> dict[int, LayoutGeometry]:
-    """Layouts 1..43 as configured: the database rows where present, the defaults elsewhere."""
-    from devices.models import LayoutWindow
-
-    layouts = dict(default_layouts())
-    stored: dict[int, list[Window]] = {}
-    names: dict[int, str] = {}
-    rows = LayoutWindow.objects.select_related("layout").order_by("layout_id", "window")
-    for row in rows:
-        stored.setdefault(row.layout_id, []).append(
-            Window(row.window, row.x, row.y, row.w, row.h))
-        names[row.layout_id] = row.layout.name
-    for number, windows in stored.items():
-        layouts[number] = LayoutGeometry(number, names[number] or layouts[number].name,
-                                         tuple(windows))
-    return layouts
-
-
-def _stored_windows(layout: int) -> list[Window]:
-    from devices.models import LayoutWindow
-
-    return [Window(r.window, r.x, r.y, r.w, r.h)
-            for r in LayoutWindow.objects.filter(layout_id=layout).order_by("window")]
-
-
-def window_count(layout: int, *, stored: int | None = None) -> int:
-    """Number of windows of layout 1..43 (UnknownLayout otherwise). `stored`: the number of its
-    stored windows, when the caller read it with other data."""
-    check_layout_number(layout)
-    if stored is None:
-        stored = len(_stored_windows(layout))
-    return stored or default_layouts()[layout].window_count
-
-
-def layout_geometry(layout: int) -> list[dict]:
-    """The windows of layout 1..43: [{"id": 1, "x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5}, …]."""
-    check_layout_number(layout)
-    windows = _stored_windows(layout) or list(default_layouts()[layout].windows)
-    return [w.as_dict() for w in windows]
-
-
-def layouts_document() -> dict:
-    """GET /api/layouts, and what export_layouts writes (import_layouts reads it back)."""
-    return {"partial": False,
-            "layouts": [g.as_dict() for g in layout_catalog().values()]}
-
-
-def import_layouts(doc: object, *, partial: bool = False) -> list[int]:
-    """Validate a layout document and store it in one transaction (all or nothing). Returns the
-    layout numbers written; LayoutImportError (nothing written) lists every problem."""
-    from django.db import transaction
-
-    from devices.models import Layout, LayoutWindow
-
-    layouts = parse_layout_document(doc, partial=partial)
-    defaults = default_layouts()
-    with transaction.atomic():
-        for geometry in layouts:
-            row, _ = Layout.objects.update_or_create(
-                number=geometry.layout,
-                defaults={"name": geometry.name or defaults[geometry.layout].name},
-            )
-            row.windows.all().delete()
-            LayoutWindow.objects.bulk_create(
-                LayoutWindow(layout=row, window=w.id, x=w.x, y=w.y, w=w.w, h=w.h)
-                for w in geometry.windows
-            )
-    return [g.layout for g in layouts]

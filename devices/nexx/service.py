@@ -1,6 +1,6 @@
-"""NEXXService: what the rest of the project asks of the NEXX frame.
+"""NexxService: what the rest of the project asks of the NEXX frame.
 
-    service = NEXXService.from_settings()
+    service = NexxService.from_settings()
     service.read(["2704.0", "2709.0.2.0"])          # raw: {"2704.0": "4", "2709.0.2.0": "CAM 3"}
     service.read_values(["2704.0", "2719.0.1"])     # operator: {"2704.0": 5, "2719.0.1": 8}
     service.write_values({"2704.0": 12, "2709.0.0.0": "CAM 1"})
@@ -41,11 +41,11 @@ if TYPE_CHECKING:
     from devices.models import NexxSettings
 
 _shared_lock = threading.Lock()
-_shared: NEXXService | None = None
+_shared: NexxService | None = None
 _shared_pid = 0
 
 
-class NEXXService:
+class NexxService:
     def __init__(self, config: NexxConfig, *, throttle: Throttle | None = None,
                  **client_options) -> None:
         """`throttle` defaults to the frame's global throttle; `client_options` go to
@@ -59,7 +59,7 @@ class NEXXService:
         self.client = NexxClient(config, throttle=throttle, **client_options)
 
     @classmethod
-    def from_settings(cls, settings: NexxSettings | None = None) -> NEXXService:
+    def from_settings(cls, settings: NexxSettings | None = None) -> NexxService:
         """The process's shared service for the current NexxSettings (`settings`: the row the
         caller read for this same request, to read it once).
 

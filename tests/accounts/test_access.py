@@ -36,40 +36,6 @@ def test_a_user_sees_and_uses_only_what_was_granted(inventory):
     assert not AccessService.can_use_multiviewer(user, gallery.pk)
 
 
-def test_a_grant_read_with_the_row_answers_for_that_user_only(inventory,
-                                                            django_assert_num_queries):
-    cam, vt, studio, gallery, _ = inventory
-    granted, other = UserFactory(), UserFactory()
-    granted.sources.set([cam])
-    granted.multiviewers.set([studio])
-    other.multiviewers.set([gallery])
-    sources = {s.pk: AccessService.get_with_grant(granted, Source, s.pk) for s in (cam, vt)}
-    mvs = {m.pk: AccessService.get_with_grant(granted, Multiviewer, m.pk)
-           for m in (studio, gallery)}
-    assert mvs[studio.pk] == studio and mvs[studio.pk].label == "Studio A"
-    assert sources[cam.pk].quartz_input == 1 and sources[cam.pk].label == "CAM 1"
-    with django_assert_num_queries(0):  # read with the rows: nothing asked again
-        assert AccessService.can_use_source(granted, sources[cam.pk])
-        assert not AccessService.can_use_source(granted, sources[vt.pk])
-        assert AccessService.can_use_multiviewer(granted, mvs[studio.pk])
-        assert not AccessService.can_use_multiviewer(granted, mvs[gallery.pk])
-    with django_assert_num_queries(2):  # read for someone else: asked, not borrowed
-        assert AccessService.can_use_multiviewer(other, mvs[gallery.pk])
-        assert not AccessService.can_use_source(other, sources[cam.pk])
-    studio.enabled = False
-    studio.save()
-    off = AccessService.get_with_grant(granted, Multiviewer, studio.pk)
-    assert not AccessService.can_use_multiviewer(granted, off)
-    with pytest.raises(Forbidden) as refused:
-        AccessService.require_multiviewer(granted, off)
-    assert refused.value.code == "multiviewer_disabled"
-    admin = AdminFactory()
-    assert AccessService.can_use_source(admin, sources[vt.pk])  # admins: everything
-    for missing in (10**6, 2**63, -(2**63) - 1):  # none such, and beyond what a key can be
-        assert AccessService.get_with_grant(granted, Source, missing) is None
-        assert AccessService.get_with_grant(granted, Multiviewer, missing) is None
-
-
 @pytest.mark.parametrize("output, usable", [
     (1, True), (16, True), (17, False), (32, False), (200, False), (201, True), (216, True),
     (217, False), (0, False),

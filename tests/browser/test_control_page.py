@@ -290,7 +290,7 @@ def test_operator_controls_a_multiviewer_end_to_end(stack, open_page, start_work
 
 
 def _choices(key: str) -> list[dict]:
-    from devices.nexx.catalog import catalog_document
+    from devices.catalog import catalog_document
 
     scope = {"font": "multiviewer"}.get(key, "layer")
     return next(p for p in catalog_document()["parameters"]
@@ -302,7 +302,7 @@ def _operator_value(key: str, device_value: str) -> int:
 
 
 def test_live_routing_and_the_edit_lease_of_another_user(stack, open_page, start_workers):
-    from devices.control import leases
+    from control import leases
     from devices.models import Multiviewer
     from tests.fixtures.accounts import AdminFactory
 
@@ -322,7 +322,7 @@ def test_live_routing_and_the_edit_lease_of_another_user(stack, open_page, start
 
     # Someone else is editing MV 1: the operator sees who and until when; controls are off.
     editor = UserFactory(login="editor")
-    until = leases.take(multiviewer=mv1, user=editor)
+    until = leases.acquire(multiviewer=mv1, user=editor)
     banner = page.locator("#lease-banner")
     expect(banner).to_contain_text("editor is editing this multiviewer until")
     expect(banner).to_contain_text(until.strftime("%H:%M"))

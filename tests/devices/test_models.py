@@ -5,7 +5,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
-from devices.models.integration import load_both
 from presets.models import Preset
 from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
 from tests.fixtures.accounts import UserFactory
@@ -62,27 +61,6 @@ def test_integration_settings_are_singletons():
                    "jwt_username, jwt_password, verify_tls, requests_per_second, timeout, "
                    "updated_at) VALUES (2, '', 'none', '', '', '', true, 8, 5, now())", [])
     assert NexxSettings.load().requests_per_second < 10
-
-
-def test_both_settings_are_read_in_one_query_as_load_reads_them(django_assert_num_queries):
-    assert not QuartzSettings.objects.exists() and not NexxSettings.objects.exists()
-    quartz, nexx = load_both()  # none yet: created with defaults, as load() does
-    assert QuartzSettings.objects.count() == 1 and NexxSettings.objects.count() == 1
-    quartz.host, quartz.port, quartz.commands_per_second = "10.0.0.5", 14000, 50.0
-    quartz.save()
-    nexx.base_url, nexx.api_key, nexx.verify_tls = "http://10.0.0.20/v.api/apis/", "k3y", False
-    nexx.save()
-    with django_assert_num_queries(1):
-        quartz, nexx = load_both()
-    for loaded, model in ((quartz, QuartzSettings), (nexx, NexxSettings)):
-        fresh = model.load()
-        assert not loaded._state.adding
-        assert {f.attname: getattr(loaded, f.attname) for f in model._meta.concrete_fields} == {
-            f.attname: getattr(fresh, f.attname) for f in model._meta.concrete_fields}
-    assert quartz.configured and nexx.configured and nexx.api_key == "k3y"
-    nexx.timeout = 7.5
-    nexx.save()  # a row read this way saves as an update of the one row
-    assert NexxSettings.objects.get().timeout == 7.5 and NexxSettings.objects.count() == 1
 
 
 @pytest.mark.parametrize("window", [-1, 16])

@@ -1,6 +1,6 @@
-"""The global device throttle on both of its stores: PostgreSQL (one atomic upsert) and Redis
-(one Lua script) when REDIS_URL is set. The schedule is checked directly — slot times, refusals,
-and that concurrent reservations from threads and from separate processes never lose one."""
+"""The global device throttle: its schedule in PostgreSQL, moved by one atomic upsert. The
+schedule is checked directly — slot times, refusals, and that concurrent reservations from
+threads and from separate processes never lose one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import threading
 import uuid
 
 import pytest
-from django.test import override_settings
 
 from devices.errors import DeviceBusy
 from devices.throttle import HEADROOM, Throttle, close_thread_connection, reset_shared_schedule
@@ -23,13 +22,11 @@ INTERVAL = 1.0 / (RATE * HEADROOM)
 TOLERANCE = 0.4
 
 
-@pytest.fixture(params=["postgres", "redis"])
-def store(request, transactional_db):
-    """Which store the throttle uses: '' for PostgreSQL, else the Redis URL."""
-    url = request.getfixturevalue("redis_server") if request.param == "redis" else ""
+@pytest.fixture
+def store(transactional_db):
+    """A fresh connection to the schedule."""
     reset_shared_schedule()
-    with override_settings(REDIS_URL=url):
-        yield url
+    yield
     reset_shared_schedule()
 
 
@@ -103,12 +100,12 @@ print("done")
 
 def test_processes_never_lose_a_reservation(store):
     """Thirty reservations from three processes at once move the schedule by exactly thirty
-    slots: no update is lost to a race, whichever store holds it."""
+    slots: no update is lost to a race."""
     t = throttle()
     # Booking a minute ahead keeps the schedule from draining while the children start, so
     # where it ends up depends only on how many slots were taken.
     anchor = t.reserve(60, timeout=30)
-    env = subprocess_env(REDIS_URL=store)
+    env = subprocess_env()
     children = [
         subprocess.Popen([sys.executable, "-c", CHILD, t.key, str(RATE), "10"], cwd=BASE_DIR,
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -61,7 +61,7 @@ class Rig:
 
 @dataclass(frozen=True)
 class Fault:
-    name: str  # the row's name in the README table
+    name: str  # the row's name in the fault matrix (docs/operations.md)
     device: str  # QUARTZ or NEXX: what the API row changes (a window's source or its PCM bars)
     inject: Callable[[Rig], None]
     recover: Callable[[Rig], None]

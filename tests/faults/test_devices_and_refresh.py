@@ -12,7 +12,7 @@ import pytest
 
 from devices.models import Multiviewer
 from devices.nexx.catalog import bars_from_device, param_id
-from devices.nexx.service import NEXXService
+from devices.nexx.service import NexxService
 from devices.quartz.service import QuartzService
 from tests.faults.conftest import FAULTS, NEXX, QUARTZ, SOURCE, WINDOW, Fault, Rig, cached_state
 from tests.faults.conftest import refresh_now as refresh
@@ -24,7 +24,7 @@ def device_call(fault: Fault, rig: Rig, *, bars: int) -> None:
     if fault.device == QUARTZ:
         QuartzService.from_settings().switch(output=mv.output_for_window(WINDOW), source=SOURCE)
     else:
-        NEXXService.from_settings().write_values(
+        NexxService.from_settings().write_values(
             {param_id("pcm_bars", mv.nexx_index, WINDOW - 1): bars})
 
 

@@ -13,7 +13,7 @@ from hypothesis import settings as hyp_settings
 from rest_framework.test import APIClient
 
 from presets.models import Preset
-from tests.devices.api.schema_check import check
+from tests.control.api.schema_check import check
 from tests.fixtures.accounts import AdminFactory, UserFactory
 from tests.presets.docs import as_bytes, spoil, valid_document
 from tests.presets.test_document import json_values, near_values

@@ -11,15 +11,15 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
-from devices.control import leases
+from control import leases
+from devices.layouts import window_count
 from devices.models import Multiviewer, Source
 from devices.nexx.catalog import LAYERS_PER_WINDOW, from_device_value, param_id
-from devices.nexx.layouts import window_count
 from presets.models import ApplyJob, Preset
 from presets.services import job_deadline_seconds
 from state.planning import MULTIVIEWER_KEYS, UMD_KEYS
 from state.services import StateService
-from tests.devices.api.schema_check import check
+from tests.control.api.schema_check import check
 from tests.fixtures.control import refresh_now
 from tests.presets.docs import as_bytes, valid_document
 
@@ -275,7 +275,7 @@ def test_another_users_edit_lease_refuses_the_apply_before_anything_is_sent(rig)
     preset = save(client, "Show", [mv], ["font"])
     rig.nexx.set(param_id("font", 0), "2")
     refresh_now()
-    leases.take(multiviewer=mv, user=rig.other)
+    leases.acquire(multiviewer=mv, user=rig.other)
     reset_counters(rig)
     body = check(apply(client, preset["id"]), 409)
     assert body["error"] == "edit_lease_held" and body["lease"]["login"] == "other"

@@ -10,7 +10,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.nexx.layouts import layouts_document
+from devices.layouts import layouts_document
 
 
 class Command(BaseCommand):

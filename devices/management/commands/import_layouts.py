@@ -14,7 +14,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.nexx.layouts import LayoutImportError, import_layouts, ranges_text
+from devices.layouts import import_layouts
+from devices.nexx.layouts import LayoutImportError, ranges_text
 
 
 class Command(BaseCommand):

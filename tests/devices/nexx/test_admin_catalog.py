@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 import devices.admin_catalog  # noqa: F401 - registers the pages until devices/admin.py does
+from devices.catalog import enum_labels
+from devices.layouts import window_count
 from devices.models import Layout, NexxEnumLabel
-from devices.nexx.catalog import enum_labels
-from devices.nexx.layouts import window_count
 
 pytestmark = pytest.mark.django_db
 

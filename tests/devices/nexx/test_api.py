@@ -2,8 +2,8 @@
 
 import pytest
 
+from devices.layouts import import_layouts
 from devices.models import NexxEnumLabel
-from devices.nexx.layouts import import_layouts
 
 pytestmark = pytest.mark.django_db
 

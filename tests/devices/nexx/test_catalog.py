@@ -238,14 +238,20 @@ def test_catalog_document_for_the_control_page():
 
 @pytest.mark.django_db
 def test_admin_labels_override_the_shipped_ones():
+    from devices import catalog as catalog_in_force
     from devices.models import NexxEnumLabel
 
     NexxEnumLabel.objects.update_or_create(varid=2714, value=6, defaults={"label": "Bright white"})
     NexxEnumLabel.objects.filter(varid=2714, value=0).delete()  # falls back to the shipped one
-    labels = catalog.enum_labels()
+    labels = catalog_in_force.enum_labels()
     assert labels[2714][6] == "Bright white"
     assert labels[2714][0] == "Blue"
+    by_key = {p["key"]: p for p in catalog_in_force.catalog_document()["parameters"]}
+    assert by_key["text_colour"]["choices"][6]["label"] == "Bright white"
+    # The protocol's own document never reads the database: the shipped labels, or those given.
     by_key = {p["key"]: p for p in catalog_document()["parameters"]}
+    assert by_key["text_colour"]["choices"][6]["label"] == "White"
+    by_key = {p["key"]: p for p in catalog_document(labels)["parameters"]}
     assert by_key["text_colour"]["choices"][6]["label"] == "Bright white"
 
 

@@ -7,18 +7,20 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
+from devices.layouts import (
+    import_layouts,
+    layout_catalog,
+    layout_geometry,
+    layouts_document,
+    window_count,
+)
 from devices.models import Layout, LayoutWindow
 from devices.nexx.layouts import (
     REFERENCE_WINDOW_COUNTS,
     LayoutImportError,
     UnknownLayout,
     default_layouts,
-    import_layouts,
-    layout_catalog,
-    layout_geometry,
-    layouts_document,
     parse_layout_document,
-    window_count,
     window_problems,
 )
 

@@ -14,9 +14,9 @@ import sys
 import django
 
 django.setup()
-from devices.nexx.service import NEXXService
+from devices.nexx.service import NexxService
 
-service = NEXXService.from_settings()
+service = NexxService.from_settings()
 for _ in range(int(sys.argv[1])):
     service.read(["2700", "2701"])
 print(service.requests_sent)

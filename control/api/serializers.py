@@ -1,0 +1,193 @@
+"""Shapes of the control API. Input serializers check the shape only; the values are checked
+against the NEXX catalog by ControlService, so the API and presets refuse the same things with the
+same messages. Output serializers render what control/documents.py reads."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from devices.nexx.catalog import LAYERS_PER_WINDOW, LAYOUT_COUNT, WINDOWS_PER_MULTIVIEWER
+from state.planning import UMD_KEYS
+
+_ENUM_HELP = "Operator value of the catalog's choices (GET /api/catalog)."
+
+
+class _NoUnknownKeys:
+    """Refuse keys the serializer does not know: a typo must not pass as "nothing to change"."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {str(key): ["Unknown field; allowed: " + ", ".join(self.fields) + "."]
+                     for key in unknown})
+        return super().to_internal_value(data)
+
+
+# --- input ------------------------------------------------------------------------------------
+
+
+class LayoutChangeSerializer(_NoUnknownKeys, serializers.Serializer):
+    layout = serializers.IntegerField(min_value=1, max_value=LAYOUT_COUNT,
+                                      help_text=f"Layout 1..{LAYOUT_COUNT}")
+
+
+class MultiviewerChangeSerializer(_NoUnknownKeys, serializers.Serializer):
+    font = serializers.IntegerField(required=False, help_text=_ENUM_HELP)
+    outer_border = serializers.IntegerField(required=False, help_text="0..4 pixels")
+    inner_border = serializers.IntegerField(required=False, help_text="0..4 pixels")
+    output_format = serializers.IntegerField(required=False, help_text=_ENUM_HELP)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(
+                "Give at least one of font, outer_border, inner_border, output_format.")
+        return attrs
+
+
+def _umd_field(key: str) -> serializers.Field:
+    if key == "text":
+        # The length limit and the refusal of control characters are the catalog's.
+        return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                     help_text="Static UMD text (at most 64 characters)")
+    if key in ("x", "y"):
+        return serializers.IntegerField(required=False, help_text="Box position in pixels")
+    return serializers.IntegerField(required=False, help_text=_ENUM_HELP)
+
+
+class UmdLayerChangeSerializer(_NoUnknownKeys, serializers.Serializer):
+    layer = serializers.IntegerField(min_value=1, max_value=LAYERS_PER_WINDOW,
+                                     help_text=f"UMD layer 1..{LAYERS_PER_WINDOW}")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for key in UMD_KEYS:
+            fields[key] = _umd_field(key)
+        return fields
+
+
+class WindowChangeSerializer(_NoUnknownKeys, serializers.Serializer):
+    source = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="Source id (GET /api/sources): routed to the window's router output")
+    pcm_bars = serializers.IntegerField(required=False,
+                                        help_text="Number of PCM bars: 0, 2, 4, 6, 8, 12 or 16")
+    umd = UmdLayerChangeSerializer(many=True, required=False, max_length=LAYERS_PER_WINDOW,
+                                   help_text="UMD layers to change, any subset of their "
+                                             "parameters each")
+
+    def validate(self, attrs):
+        if not attrs or (list(attrs) == ["umd"] and not attrs["umd"]):
+            raise serializers.ValidationError("Give at least one of source, pcm_bars, umd.")
+        return attrs
+
+
+class RoutingSwitchSerializer(_NoUnknownKeys, serializers.Serializer):
+    output = serializers.IntegerField(required=False, min_value=1, max_value=65535,
+                                      help_text="Router output; or give multiviewer and window")
+    multiviewer = serializers.IntegerField(required=False, min_value=1,
+                                           help_text="Multiviewer id (with window)")
+    window = serializers.IntegerField(required=False, min_value=1,
+                                      max_value=WINDOWS_PER_MULTIVIEWER,
+                                      help_text="Window 1..16 of the multiviewer's layout")
+    source = serializers.IntegerField(min_value=1, help_text="Source id")
+
+    def validate(self, attrs):
+        by_output = "output" in attrs
+        by_window = "multiviewer" in attrs or "window" in attrs
+        if by_output == by_window:
+            raise serializers.ValidationError(
+                "Give either output, or multiviewer and window.")
+        if by_window and not ("multiviewer" in attrs and "window" in attrs):
+            missing = "window" if "multiviewer" in attrs else "multiviewer"
+            raise serializers.ValidationError({missing: ["Give multiviewer and window."]})
+        return attrs
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class SourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    quartz_input = serializers.IntegerField(help_text="Router input number")
+    label = serializers.CharField(allow_blank=True)
+
+
+class MultiviewerSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    nexx_index = serializers.IntegerField(help_text="Device index 0..119")
+    number = serializers.IntegerField(help_text="Operator number 1..120")
+    label = serializers.CharField()
+    enabled = serializers.BooleanField()
+    layout = serializers.IntegerField(allow_null=True, help_text="Null until read")
+    updated_at = serializers.DateTimeField(allow_null=True,
+                                           help_text="When the device last confirmed it")
+
+
+class LeaseSerializer(serializers.Serializer):
+    login = serializers.CharField(help_text="Who is editing")
+    expires_at = serializers.DateTimeField()
+    mine = serializers.BooleanField(help_text="True when the caller holds it")
+
+
+class GeometrySerializer(serializers.Serializer):
+    window = serializers.IntegerField()
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    w = serializers.FloatField()
+    h = serializers.FloatField()
+
+
+class UmdLayerSerializer(serializers.Serializer):
+    layer = serializers.IntegerField(help_text="1..3")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for key in UMD_KEYS:
+            fields[key] = (serializers.CharField(allow_null=True, allow_blank=True)
+                           if key == "text" else serializers.IntegerField(allow_null=True))
+        return fields
+
+
+class WindowSerializer(serializers.Serializer):
+    window = serializers.IntegerField(help_text="1..16")
+    output = serializers.IntegerField(help_text="Router output shown by this window")
+    input = serializers.IntegerField(allow_null=True,
+                                     help_text="Router input routed there; null: unknown")
+    source = SourceSerializer(allow_null=True,
+                              help_text="The source of that input; null when unknown or not a "
+                                        "known source")
+    pcm_bars = serializers.IntegerField(allow_null=True)
+    umd = UmdLayerSerializer(many=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    route_updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class MultiviewerSerializer(serializers.Serializer):
+    """A control/documents.MultiviewerView."""
+
+    id = serializers.IntegerField(source="multiviewer.pk")
+    number = serializers.IntegerField(source="multiviewer.number")
+    nexx_index = serializers.IntegerField(source="multiviewer.nexx_index")
+    label = serializers.CharField(source="multiviewer.__str__")
+    enabled = serializers.BooleanField(source="multiviewer.enabled")
+    layout = serializers.IntegerField(allow_null=True)
+    font = serializers.IntegerField(allow_null=True)
+    outer_border = serializers.IntegerField(allow_null=True)
+    inner_border = serializers.IntegerField(allow_null=True)
+    output_format = serializers.IntegerField(allow_null=True)
+    window_count = serializers.IntegerField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    lease = LeaseSerializer(allow_null=True)
+    geometry = GeometrySerializer(many=True)
+    windows = WindowSerializer(many=True, help_text="The windows of the current layout")
+
+
+class RouteSerializer(serializers.Serializer):
+    output = serializers.IntegerField()
+    multiviewer = serializers.IntegerField(allow_null=True)
+    window = serializers.IntegerField(allow_null=True)
+    input = serializers.IntegerField(allow_null=True)
+    source = SourceSerializer(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
