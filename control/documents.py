@@ -17,14 +17,13 @@ from control.services import owner_of_output
 from devices.layouts import layout_catalog, layout_geometry
 from devices.models import EditLease, Multiviewer, Source
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
-from mvcontrol.errors import NotFound
 from state.models import MultiviewerState, RoutingState, WindowState
 from state.planning import UMD_KEYS
 
 
 def _sources_by_input(inputs: Iterable[int | None]) -> dict[int, Source]:
     wanted = {i for i in inputs if i is not None}
-    return {s.quartz_input: s for s in Source.objects.filter(quartz_input__in=wanted)}
+    return {s.quartz_input: s for s in Source.objects.filter(quartz_input__in=wanted).order_by()}
 
 
 def sources_list(user) -> list[Source]:
@@ -114,21 +113,26 @@ class MultiviewerView:
         return self.state.updated_at if self.state is not None else None
 
 
-def multiviewer_view(pk: int, user) -> MultiviewerView:
-    """Multiviewer `pk` with its state, windows, routes, geometry and lease (NotFound when there
-    is none; the caller checks access)."""
-    mv = Multiviewer.objects.select_related("state", "edit_lease__user").filter(pk=pk).first()
-    if mv is None:
-        raise NotFound(f"Multiviewer #{pk} does not exist.")
+def multiviewer_with_state(pk: int, among=None) -> Multiviewer | None:
+    """Multiviewer `pk` of `among` (a queryset, default all) read with its state and edit lease,
+    as multiviewer_view wants it."""
+    among = Multiviewer.objects.all() if among is None else among
+    return among.select_related("state", "edit_lease__user").filter(pk=pk).order_by().first()
+
+
+def multiviewer_view(mv: Multiviewer, user) -> MultiviewerView:
+    """`mv` (read by multiviewer_with_state) with its windows, routes, geometry and lease as
+    `user` sees them; the caller checks access."""
     state = _state_of(mv)
     layout = state.layout if state is not None else None
     geometry = [] if layout is None else [
         {"window": w["id"], "x": w["x"], "y": w["y"], "w": w["w"], "h": w["h"]}
         for w in layout_geometry(layout)]
+    # Unordered: Meta.ordering would join the multiviewer for nothing.
     windows = {w.window_index: w for w in WindowState.objects.filter(
-        multiviewer=mv, window_index__lt=len(geometry))}
+        multiviewer=mv, window_index__lt=len(geometry)).order_by()}
     outputs = [mv.output_for_window(n) for n in range(1, len(geometry) + 1)]
-    routes = {r.output: r for r in RoutingState.objects.filter(output__in=outputs)}
+    routes = {r.output: r for r in RoutingState.objects.filter(output__in=outputs).order_by()}
     sources = _sources_by_input(r.input for r in routes.values())
     views = []
     for index, output in enumerate(outputs):

@@ -456,7 +456,8 @@ class ControlService:
         if owner is not None:
             leases.acquire(multiviewer=owner, user=user)
         QuartzService.from_settings(quartz_settings).switch(output, source.quartz_input)
-        return StateService.record_route(output, source.quartz_input)
+        StateService.record_route(output, source.quartz_input)
+        return RoutingState.objects.get(output=output)
 
     @staticmethod
     def switch_window(*, user, multiviewer: Multiviewer, window: int,

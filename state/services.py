@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -172,7 +173,8 @@ class StateService:
                         windows: Mapping[int, Mapping]) -> None:
         """What the frame accepted in one request, recorded together: the multiviewer's
         parameters, and by window index {"pcm_bars": n or None, "umd_layers": {layer: values}}."""
-        with transaction.atomic():
+        records = len(windows) + (1 if params else 0)
+        with transaction.atomic() if records > 1 else nullcontext():
             if params:
                 StateService.record_multiviewer_params(mv, **params)
             for index, window in windows.items():
@@ -192,21 +194,23 @@ class StateService:
 
     @staticmethod
     def record_window(mv: Multiviewer, window_index: int, *, pcm_bars: int | None = None,
-                      umd_layers: Mapping[int, Mapping[str, object]] | None = None
-                      ) -> WindowState:
+                      umd_layers: Mapping[int, Mapping[str, object]] | None = None) -> None:
         """A window's PCM bars and/or UMD values the frame accepted. `window_index` is 0-based;
         `umd_layers` maps layer 0..2 to the UMD values changed ({"text": "CAM 1"}), merged into
         what the snapshot holds; None values leave the snapshot's as they are."""
         if not 0 <= window_index < WINDOWS_PER_MULTIVIEWER:
             raise ValueError(f"window index {window_index} is out of range 0..15")
-        for layer, values in (umd_layers or {}).items():
+        if not umd_layers:
+            _record_pcm_bars(mv, window_index, pcm_bars)
+            return
+        for layer, values in umd_layers.items():
             if not 0 <= layer < LAYERS_PER_WINDOW:
                 raise ValueError(f"UMD layer {layer} is out of range 0..2")
             unknown = set(values) - set(UMD_KEYS)
             if unknown:
                 raise ValueError(f"not UMD parameters: {', '.join(sorted(unknown))}")
         # Locked while merging: a refresh or another write of the same window waits its turn.
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             window, _ = WindowState.objects.select_for_update().get_or_create(
                 multiviewer=mv, window_index=window_index,
                 defaults={"umd": [{} for _ in range(LAYERS_PER_WINDOW)],
@@ -215,19 +219,31 @@ class StateService:
                 window.pcm_bars = pcm_bars
             layers = [dict(layer) for layer in (window.umd or [])]
             layers += [{} for _ in range(LAYERS_PER_WINDOW - len(layers))]
-            for layer, values in (umd_layers or {}).items():
+            for layer, values in umd_layers.items():
                 layers[layer].update(values)
             window.umd = layers
             window.updated_at = timezone.now()
             window.save()
-        return window
 
     @staticmethod
-    def record_route(output: int, input: int | None) -> RoutingState:
+    def record_route(output: int, input: int | None) -> None:
         """The router now sends `input` to `output` (None: unknown); the output's name stays."""
-        route, _ = RoutingState.objects.update_or_create(
-            output=output, defaults={"input": input, "updated_at": timezone.now()})
-        return route
+        RoutingState.objects.bulk_create(
+            [RoutingState(output=output, input=input, updated_at=timezone.now())],
+            update_conflicts=True, unique_fields=["output"], update_fields=["input", "updated_at"])
+
+
+def _record_pcm_bars(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> None:
+    """record_window of PCM bars alone: no merge to make, so one UPDATE (the UMD layers stay as
+    stored; None keeps the stored bars), or the window's first row."""
+    now = timezone.now()
+    values = {"updated_at": now} if pcm_bars is None else {"pcm_bars": pcm_bars, "updated_at": now}
+    if WindowState.objects.filter(multiviewer=mv, window_index=window_index).update(**values):
+        return
+    WindowState.objects.get_or_create(
+        multiviewer=mv, window_index=window_index,
+        defaults={"pcm_bars": pcm_bars, "umd": [{} for _ in range(LAYERS_PER_WINDOW)],
+                  "updated_at": now})
 
 
 def describe_run(run: RefreshRun) -> dict:

@@ -4,6 +4,7 @@ same messages. Output serializers render what control/documents.py reads."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devices.nexx.catalog import LAYERS_PER_WINDOW, LAYOUT_COUNT, WINDOWS_PER_MULTIVIEWER
@@ -150,6 +151,16 @@ class UmdLayerSerializer(serializers.Serializer):
         return fields
 
 
+@extend_schema_field(UmdLayerSerializer(many=True))
+class UmdLayersField(serializers.Field):
+    """The three UMD layers, already in UmdLayerSerializer's shape (control/documents.py makes
+    them so): passed through as they are, since a serializer pass over 16 windows × 3 layers ×
+    11 values was most of the multiviewer read's work."""
+
+    def to_representation(self, value):
+        return value
+
+
 class WindowSerializer(serializers.Serializer):
     window = serializers.IntegerField(help_text="1..16")
     output = serializers.IntegerField(help_text="Router output shown by this window")
@@ -159,7 +170,7 @@ class WindowSerializer(serializers.Serializer):
                               help_text="The source of that input; null when unknown or not a "
                                         "known source")
     pcm_bars = serializers.IntegerField(allow_null=True)
-    umd = UmdLayerSerializer(many=True)
+    umd = UmdLayersField(read_only=True)
     updated_at = serializers.DateTimeField(allow_null=True)
     route_updated_at = serializers.DateTimeField(allow_null=True)
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ADMIN_ONLY
+from accounts.services import AccessService
 from control.api.serializers import (
     LayoutChangeSerializer,
     MultiviewerChangeSerializer,
@@ -26,6 +27,7 @@ from control.api.serializers import (
 from control.changes import MultiviewerChange, UmdLayerChange, WindowChange
 from control.documents import (
     multiviewer_view,
+    multiviewer_with_state,
     multiviewers_list,
     route_row,
     routing_list,
@@ -48,12 +50,18 @@ def _valid(serializer_class, data) -> dict:
 
 
 def _granted_multiviewer(request: Request, pk: int) -> Multiviewer:
-    """Multiviewer `pk` for the request's user: 404, then 403 not_granted, before the body is
-    looked at."""
-    mv = Multiviewer.objects.filter(pk=pk).first()
+    """Multiviewer `pk` (with its state and lease) for the request's user: 404, then 403
+    not_granted, before the body is looked at."""
+    mv = multiviewer_with_state(pk, among=AccessService.visible_multiviewers(request.user))
+    if mv is None:
+        # Not one the user may use: whether it exists, and why not (granted meanwhile: read
+        # it again).
+        mv = Multiviewer.objects.filter(pk=pk).first()
+        if mv is not None:
+            require_multiviewer(request.user, mv)
+            mv = multiviewer_with_state(pk)
     if mv is None:
         raise NotFound(f"Multiviewer #{pk} does not exist.")
-    require_multiviewer(request.user, mv)
     return mv
 
 
@@ -66,8 +74,8 @@ def _source(pk: int, field_name: str) -> Source:
     return source
 
 
-def _multiviewer_answer(request: Request, pk: int) -> Response:
-    return Response(MultiviewerSerializer(multiviewer_view(pk, request.user)).data)
+def _multiviewer_answer(request: Request, mv: Multiviewer) -> Response:
+    return Response(MultiviewerSerializer(multiviewer_view(mv, request.user)).data)
 
 
 def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange) -> Response:
@@ -79,7 +87,11 @@ def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange) -> Re
         detail = f"{error.detail}. The change was partly applied — {result.summary()}"
         return Response(error_body(error.code, detail, {}, device=error.device,
                                    result=result.as_dict()), status=error.http_status)
-    return _multiviewer_answer(request, mv.pk)
+    # Read again: the answer shows the multiviewer as the change left it.
+    changed = multiviewer_with_state(mv.pk)
+    if changed is None:
+        raise NotFound(f"Multiviewer #{mv.pk} does not exist.")
+    return _multiviewer_answer(request, changed)
 
 
 class SourcesView(APIView):
@@ -111,8 +123,7 @@ class MultiviewerView(APIView):
                    responses={200: MultiviewerSerializer,
                               **error_responses(*_READ_ERRORS, 404)})
     def get(self, request: Request, pk: int) -> Response:
-        _granted_multiviewer(request, pk)
-        return _multiviewer_answer(request, pk)
+        return _multiviewer_answer(request, _granted_multiviewer(request, pk))
 
     @extend_schema(operation_id="multiviewer_update", request=MultiviewerChangeSerializer,
                    responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})

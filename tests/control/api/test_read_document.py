@@ -11,7 +11,7 @@ from rest_framework.fields import DateTimeField
 from rest_framework.renderers import JSONRenderer
 
 from control.api.serializers import MultiviewerSerializer
-from control.documents import multiviewer_view
+from control.documents import multiviewer_view, multiviewer_with_state
 from devices.models import Layout, LayoutWindow, Source
 from state.models import MultiviewerState, RoutingState, WindowState
 from state.planning import MULTIVIEWER_KEYS
@@ -27,7 +27,7 @@ def iso(value):
 
 
 def multiviewer_document(mv, user) -> dict:
-    return MultiviewerSerializer(multiviewer_view(mv.pk, user)).data
+    return MultiviewerSerializer(multiviewer_view(multiviewer_with_state(mv.pk), user)).data
 
 
 def test_the_api_answers_the_serializers_document_with_the_lease(rig):
