@@ -94,14 +94,3 @@ def start_redis_server() -> tuple[subprocess.Popen, str]:
     finally:
         client.close()
 
-
-def function_columns(name: str) -> list[str]:
-    """The names of the columns the PL/pgSQL function `name` returns (RETURNS TABLE), in order,
-    as the database has them: a migration fixes a function's text, the models may change
-    later."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT proargnames, proargmodes FROM pg_proc WHERE proname = %s", [name])
-        (names, modes), = cursor.fetchall()
-    return [n for n, mode in zip(names, modes, strict=True) if mode == "t"]
