@@ -3,7 +3,7 @@
 The reads depend on each other: the licensed count says which enable flags exist, an enable flag
 says whether a multiviewer's parameters are read, and its layout says how many windows are. A
 `NexxReadPlan` is a small state machine in the style of h11: the caller asks `next_batch()` for
-the next request, sends it, hands the values back with `take()`, and collects the multiviewers
+the next request, sends it, hands the values back with `receive()`, and collects the multiviewers
 whose every value has arrived from `completed()`.
 
 Packing: every answer unlocks what depends on it at once, and the next request is filled up to 40
@@ -149,7 +149,7 @@ class NexxReadPlan:
 
     def next_batch(self) -> list[str]:
         """The parameter ids of the next request (at most 40), earlier stages first. Empty when
-        everything has been read. Call `take()` with the answer before asking again."""
+        everything has been read. Call `receive()` with the answer before asking again."""
         if self._in_flight:
             raise RuntimeError("the previous request has not been answered yet")
         batch = self._fill([])
@@ -164,7 +164,7 @@ class NexxReadPlan:
         self._in_flight = batch
         return list(batch)
 
-    def take(self, values: Mapping[str, OperatorValue]) -> None:
+    def receive(self, values: Mapping[str, OperatorValue]) -> None:
         """The operator values of the last batch (every id of it)."""
         missing = [pid for pid in self._in_flight if pid not in values]
         if missing:
@@ -176,7 +176,7 @@ class NexxReadPlan:
         for pid in sorted(batch, key=lambda p: self._meaning[p][0] != "enable"):
             meaning = self._meaning.pop(pid, None)
             if meaning is not None:
-                self._take_one(meaning, values[pid])
+                self._receive_one(meaning, values[pid])
         if not self.discovered and self._flags_expected is not None \
                 and len(self.flags) == self._flags_expected and self.enabled_count is not None:
             self.discovered = True
@@ -238,19 +238,19 @@ class NexxReadPlan:
                 batch.append(queue.popleft())
         return batch
 
-    def _take_one(self, meaning: tuple, value: OperatorValue) -> None:
+    def _receive_one(self, meaning: tuple, value: OperatorValue) -> None:
         kind = meaning[0]
         if kind == "frame":
-            self._take_frame(meaning[1], value)
+            self._receive_frame(meaning[1], value)
         elif kind == "enable":
-            self._take_flag(meaning[1], value)
+            self._receive_flag(meaning[1], value)
         elif kind == "mv":
-            self._take_multiviewer(meaning[1], meaning[2], value)
+            self._receive_multiviewer(meaning[1], meaning[2], value)
         else:
             _, mv, window, layer, key = meaning
-            self._take_window(mv, window, layer, key, value)
+            self._receive_window(mv, window, layer, key, value)
 
-    def _take_frame(self, key: str, value: OperatorValue) -> None:
+    def _receive_frame(self, key: str, value: OperatorValue) -> None:
         number = int(value)
         if key == "enabled_count":
             self.enabled_count = number
@@ -263,7 +263,7 @@ class NexxReadPlan:
         for mv in range(number):
             self._enqueue(_ENABLE, param_id("enable", mv), ("enable", mv))
 
-    def _take_flag(self, mv: int, value: OperatorValue) -> None:
+    def _receive_flag(self, mv: int, value: OperatorValue) -> None:
         enabled = int(value) == 1
         self.flags[mv] = enabled
         pending = self._pending.get(mv)
@@ -297,7 +297,7 @@ class NexxReadPlan:
                                   ("window", mv, window, layer, umd_key))
                     pending.outstanding += 1
 
-    def _take_multiviewer(self, mv: int, key: str, value: OperatorValue) -> None:
+    def _receive_multiviewer(self, mv: int, key: str, value: OperatorValue) -> None:
         pending = self._pending.get(mv)
         if pending is None:
             return  # dropped meanwhile (disabled, or failed): late values are not kept
@@ -314,7 +314,7 @@ class NexxReadPlan:
             self._queue_windows(mv, range(self.common_windows, count))
         self._maybe_complete(mv)
 
-    def _take_window(self, mv: int, window: int, layer: int | None, key: str,
+    def _receive_window(self, mv: int, window: int, layer: int | None, key: str,
                      value: OperatorValue) -> None:
         pending = self._pending.get(mv)
         if pending is None:

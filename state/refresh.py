@@ -258,7 +258,7 @@ class RefreshEngine:
                 except BaseException:
                     self._inbox.put(("nexx-progress", self._nexx_figures(plan, sent.requests)))
                     raise
-                plan.take(values)
+                plan.receive(values)
                 for item in plan.completed():
                     self._inbox.put(("part", item))
                 self._inbox.put(("nexx-progress", self._nexx_figures(plan, sent.requests)))

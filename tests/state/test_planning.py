@@ -57,7 +57,7 @@ class FakeFrame:
                 return completed
             assert len(batch) == len(set(batch)), "a parameter asked twice in one request"
             self.requests.append(batch)
-            plan.take({pid: self.value(pid) for pid in batch})
+            plan.receive({pid: self.value(pid) for pid in batch})
             completed.extend(plan.completed())
 
 
@@ -138,14 +138,14 @@ def test_a_licensed_count_beyond_120_stops_the_plan():
     plan = NexxReadPlan(COUNTS)
     plan.next_batch()
     with pytest.raises(PlanError, match="121 licensed"):
-        plan.take({param_id("licensed"): 121, param_id("enabled_count"): 0})
+        plan.receive({param_id("licensed"): 121, param_id("enabled_count"): 0})
 
 
 def test_an_answer_lacking_a_value_is_refused():
     plan = NexxReadPlan(COUNTS)
     plan.next_batch()
     with pytest.raises(PlanError, match="lacks 2701"):
-        plan.take({param_id("enabled_count"): 0})
+        plan.receive({param_id("enabled_count"): 0})
 
 
 def test_the_next_request_waits_for_the_answer():
