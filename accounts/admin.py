@@ -28,6 +28,12 @@ admin.site.unregister(Group)
 class LoginForm(AdminAuthenticationForm):
     """The admin login, rate-limited like POST /api/auth/login (one shared budget)."""
 
+    # A plain text field, as the API's: Django's UsernameField NFKC-normalises what was typed
+    # (a full-width "ａｄｍｉｎ" would become "admin" here and not in the API), and the one
+    # normalisation of a login is AuthService's (accounts.models.login_key).
+    username = forms.CharField(max_length=150, widget=forms.TextInput(
+        attrs={"autofocus": True, "autocapitalize": "none", "autocomplete": "username"}))
+
     def clean(self):
         from accounts.services import AuthService, InvalidCredentials
 

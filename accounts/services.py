@@ -24,7 +24,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import get_usage
 
-from accounts.models import Role, User
+from accounts.models import Role, User, login_key
 from devices.models import Multiviewer, Source
 from devices.models.inventory import WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited
@@ -126,10 +126,12 @@ class AuthService:
     def authenticate(*, login: str, password: str) -> User:
         """The active user with this login and password, or InvalidCredentials.
 
+        The login is matched by its normalised form only (accounts.models.login_key): a login
+        with any character outside letters, digits and `. _ - @` names no account.
         An unknown login, a wrong password and a deactivated account get the same answer, and
         each runs the password hasher once, so neither the answer nor its time tells them apart.
         """
-        user = User.objects.filter(login__iexact=login).first()
+        user = User.objects.with_login(login).first()
         if user is None:
             make_password(password)
             raise InvalidCredentials(BAD_CREDENTIALS)
@@ -142,10 +144,15 @@ class AuthService:
     def check_login(*, request: HttpRequest, login: str, password: str) -> User:
         """Count the attempt (per client IP and per login, LOGIN_RATE each; RateLimited when
         over) and check the credentials, without starting a session. The API login and the
-        Django admin login both come through here, so they share one budget."""
+        Django admin login both come through here, so they share one budget.
+
+        The per-login budget is keyed by login_key, the normalisation the lookup uses too: every
+        spelling that can reach an account spends that account's budget, and a spelling that
+        cannot ("admın") spends the budget of the login it imitates."""
         _count_login_attempt(request, group="auth.login.ip", key="ip")
+        key = login_key(login).key
         _count_login_attempt(request, group="auth.login.login",
-                             key=lambda _group, _request: login.casefold())
+                             key=lambda _group, _request: key)
         return AuthService.authenticate(login=login, password=password)
 
     @staticmethod
@@ -259,7 +266,8 @@ class UserService:
             raise _fields_error(errors)
         taken = Conflict(f"A user with the login {login} already exists.",
                          fields={"login": ["This login is taken."]}, code="login_taken")
-        if User.objects.filter(login__iexact=login).exists():
+        # The same normalised form as the lookup at login (and the unique constraint behind it).
+        if User.objects.with_login(login).exists():
             raise taken
         user = User(login=login, role=role, must_change_password=True)
         user.set_password(password)

@@ -1,15 +1,20 @@
 """The one error shape of the API: {"error": code, "detail": sentence, "fields": {...}}.
 
 Every failure reaching a client of /api — validation, permissions, rate limits, device errors,
-an unavailable database, an unexpected crash — leaves through here.
+a body too big or not readable, an unavailable database, an unexpected crash — leaves through
+here. So does the plain 503 page the HTML pages answer while the database is down.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, UnreadablePostError
+from django.template.loader import render_to_string
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
@@ -19,6 +24,11 @@ from devices.errors import DeviceError
 from mvcontrol.errors import DomainError
 
 logger = logging.getLogger("mvcontrol.api")
+
+# The errors a lost connection to PostgreSQL raises (refused, dropped, timed out): 503, not 500.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DATABASE_DOWN_DETAIL = "The database is not reachable; try again in a moment."
+DATABASE_RETRY_AFTER = "5"
 
 
 def error_body(code: str, detail: str, fields: dict | None = None, **extra) -> dict:
@@ -72,6 +82,18 @@ def exception_handler(exc, context):
                         status=429, headers={"Retry-After": "60"})
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
+    if isinstance(exc, RequestDataTooBig):
+        # Raised when a view (or the CSRF check, which parses a POST) reads a body over
+        # DATA_UPLOAD_MAX_MEMORY_SIZE; mvcontrol/parsers.py raises it for multipart bodies too.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(error_body("request_too_large",
+                                   f"The request body is over {limit / 1048576:g} MiB ({limit} "
+                                   "bytes), the most the API reads.", limit=limit), status=413)
+    if isinstance(exc, (SuspiciousOperation, UnreadablePostError)):
+        # A form with too many fields or files, a malformed multipart envelope, a body cut short
+        # by the client: Django answers such requests 400 outside DRF; so does the API.
+        return Response(error_body("malformed_request", f"The request body cannot be read: {exc}"),
+                        status=400)
     if isinstance(exc, drf.ValidationError):
         fields = _fields(exc.detail)
         return Response(error_body("validation_error", "The request has invalid fields: "
@@ -86,11 +108,10 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait) + 1)
         return Response(error_body(code, _flatten_detail(exc.detail)), status=status,
                         headers=headers)
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, DATABASE_DOWN):
         logger.error("database unavailable: %s", exc.__class__.__name__)
-        return Response(error_body("database_unavailable",
-                                   "The database is not reachable; try again in a moment."),
-                        status=503, headers={"Retry-After": "5"})
+        return Response(error_body("database_unavailable", DATABASE_DOWN_DETAIL),
+                        status=503, headers={"Retry-After": DATABASE_RETRY_AFTER})
     if isinstance(exc, DatabaseError):
         logger.exception("database error")
         return Response(error_body("internal_error", "The server failed to store the change."),
@@ -120,7 +141,25 @@ def json_404(request, exception=None):
     return page_not_found(request, exception)
 
 
+def database_unavailable(request) -> HttpResponse:
+    """The answer while PostgreSQL does not answer: 503 with Retry-After, in the error shape
+    under /api, a plain page (templates/503.html, rendered without the request: no context
+    processor may touch the session or the user) for everything else."""
+    if _is_api(request):
+        response = JsonResponse(error_body("database_unavailable", DATABASE_DOWN_DETAIL),
+                                status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = DATABASE_RETRY_AFTER
+    return response
+
+
 def json_500(request):
+    # Django calls the 500 handler inside its `except` block, so the failure is at hand: the
+    # pages and Django admin read the session and the user outside any DRF view, and with the
+    # database down that is a 503, not a crash.
+    if isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        return database_unavailable(request)
     if _is_api(request):
         return JsonResponse(
             error_body("internal_error", "The server failed; the error was logged."), status=500

@@ -1,11 +1,18 @@
-"""Liveness and readiness probes for load balancers and supervisors (no login needed)."""
+"""Liveness and readiness probes for load balancers and supervisors (no login needed).
+
+Neither reads or saves a session, even when the probe sends a session cookie: /healthz must
+answer without the database, and /readyz must answer about the database, not fail on it.
+"""
 
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from mvcontrol.middleware import sessionless
 
+
+@sessionless
 @never_cache
 @require_GET
 def healthz(request):
@@ -13,6 +20,7 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+@sessionless
 @never_cache
 @require_GET
 def readyz(request):

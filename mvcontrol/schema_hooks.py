@@ -59,3 +59,30 @@ def document_common_errors(result: dict, generator, request, public) -> dict:
                     "content": {"application/json": {"schema": ERROR_REF}},
                 })
     return result
+
+
+_BODY_ERRORS = {
+    400: "The body is not JSON, or nested too deeply (malformed_request), or a field is "
+         "invalid (validation_error).",
+    413: "The body is over DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MiB (request_too_large; `limit`).",
+    415: "The body is not in a supported media type.",
+}
+
+
+def document_body_limits(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook (after document_common_errors): the answers about
+    the body that any operation taking one can give, and any POST too, whose body the CSRF check
+    parses before the view runs."""
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            if method != "post" and "requestBody" not in operation:
+                continue
+            for status, description in _BODY_ERRORS.items():
+                operation["responses"].setdefault(str(status), {
+                    "description": description,
+                    "content": {"application/json": {
+                        "schema": ERROR_REF}},
+                })
+    return result

@@ -40,6 +40,7 @@ from devices.nexx.catalog import (
     ValueType,
 )
 from devices.nexx.layouts import REFERENCE_WINDOW_COUNTS
+from devices.text import refused_character
 from mvcontrol.errors import InvalidInput
 
 FORMAT = "mvcontrol.preset"
@@ -64,8 +65,6 @@ MULTIVIEWER_GROUP_FIELDS = {
 }
 UMD_KEYS = ("type", "text", "box_colour", "box_alpha", "x", "y", "text_colour", "text_alpha",
             "text_size", "padding")
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- the document in memory ------------------------------------------------------------------
@@ -477,15 +476,16 @@ def _read_name(value: object, path: str, problems: _Problems) -> str | None:
 
 
 def name_problem(value: str) -> str | None:
-    """What is wrong with a preset name (None: fine once trimmed): 1..100 characters, no
-    control characters."""
+    """What is wrong with a preset name (None: fine once trimmed): 1..100 characters, none of
+    the characters devices/text.py refuses (control and invisible formatting characters, line
+    and paragraph separators)."""
     name = value.strip()
     if not name:
         return "must not be empty"
     if len(name) > NAME_MAX_LENGTH:
         return f"is {len(name)} characters long; at most {NAME_MAX_LENGTH}"
-    if _CONTROL.search(name):
-        return "must not contain control characters (tabs, line breaks, …)"
+    if (found := refused_character(name)) is not None:
+        return f"must not contain control characters (tabs, line breaks, …); it contains {found}"
     return None
 
 
@@ -495,8 +495,8 @@ def _read_label(value: object, path: str, problems: _Problems) -> str:
         return ""
     if len(value) > LABEL_MAX_LENGTH:
         problems.add(path, f"is {len(value)} characters long; at most {LABEL_MAX_LENGTH}")
-    elif _CONTROL.search(value):
-        problems.add(path, "must not contain control characters")
+    elif (found := refused_character(value)) is not None:
+        problems.add(path, f"must not contain control characters; it contains {found}")
     return value
 
 

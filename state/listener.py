@@ -201,6 +201,8 @@ class RouteListener:
             # The listening loop reconnects and asks again; nothing to do until then.
             logger.info("Quartz listener: re-reading the routes failed: %s", exc)
             return
+        # A route the router did not give is no news: the known one stays (as in a refresh).
+        routes = {output: source for output, source in routes.items() if source is not None}
         with self._lock:
             # `.U`s that came while reading are newer than what was read.
             self._pending = {**routes, **self._pending}

@@ -11,6 +11,13 @@ the outputs feeding the multiviewers' windows, once the frame has said which mul
 use. Route changes the router pushes while the refresh reads (`.U`) win over what was read: they
 are newer.
 
+A router that will not say a route (it answers neither `.L` nor `.I`, as some MAGNUM-controlled
+frames do) is not a failure of the device: its names are read and stored, the routes it did not
+give stay unknown — or keep the route known before (state/snapshot.py `write_routes`) — and the
+run ends partial with a sentence saying which outputs and why. The reading stops asking once a
+few outputs in a row got no route (devices/quartz/service.py `RouteReading`), so such a router
+costs one read timeout, not one per output.
+
 A device failing stops that device's reads only: parts already stored stay, parts not yet read
 keep their previous snapshot, and the run says which device failed, what failed and how far it got.
 """
@@ -79,6 +86,7 @@ class _QuartzProgress:
     outputs_out_of_range: int = 0
     commands: int = 0
     outputs_known: bool = False
+    routes_stopped: bool = False  # the router showed it will not say: no more `.I`
 
     @property
     def read(self) -> int:
@@ -89,9 +97,10 @@ class _QuartzProgress:
         return self.names_total + 2 * self.outputs_total
 
     def commands_left(self) -> float:
-        # A name is one command; routes come 8 to an `.L`.
+        # A name is one command; routes come 8 to an `.L` (none once the router gave up).
+        per_output = 1 if self.routes_stopped else 1 + 1 / 8
         return (max(0, self.names_total - self.names_read)
-                + max(0, self.outputs_total - self.outputs_read) * (1 + 1 / 8))
+                + max(0, self.outputs_total - self.outputs_read) * per_output)
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ class RefreshEngine:
         self._quartz_progress = _QuartzProgress()
         self._failures: list[_Failure] = []
         self._problems: list[str] = []
+        self._route_problem: str | None = None  # routes the router did not give (its sentence)
         self.parts_done = 0
         self._parts_failed = 0
         self._counts: dict = {}
@@ -308,20 +318,25 @@ class RefreshEngine:
             in_range = [o for o in outputs if o <= maximum]
             report(outputs_total=len(in_range), outputs_out_of_range=len(outputs) - len(in_range))
             done = 0
+            reading = service.route_reading()
             for chunk in _chunks(in_range, QUARTZ_CHUNK):
                 if self._stop.is_set():
                     return
                 try:
-                    routes = service.routes(chunk)
+                    routes = service.routes(chunk, reading=reading)
                     labels = service.output_names(chunk)
                 except BaseException:
+                    self._inbox.put(("route-problem", reading.problem()))
                     report()
                     raise
                 with lock:
-                    routes.update({o: s for o, s in pushed.items() if o in routes})
+                    newer = {o: s for o, s in pushed.items() if o in routes}
+                routes.update(newer)
+                reading.settled(o for o, s in newer.items() if s is not None)
                 self._inbox.put(("part", ("routes", routes, labels)))
+                self._inbox.put(("route-problem", reading.problem()))
                 done += len(chunk)
-                report(outputs_read=done)
+                report(outputs_read=done, routes_stopped=reading.gave_up)
         finally:
             service.unsubscribe(on_message)
 
@@ -351,6 +366,8 @@ class RefreshEngine:
                 setattr(self._quartz_progress, name, value)
             if "outputs_total" in message[1]:
                 self._quartz_progress.outputs_known = True
+        elif kind == "route-problem":
+            self._route_problem = message[1]
         elif kind == "failed":
             device, detail = message[1], message[2]
             self._device_progress(device).state = "failed"
@@ -387,8 +404,11 @@ class RefreshEngine:
                 self._counts["sources_created"] = created
             else:
                 _, routes, labels = part
-                snapshot.write_routes(routes, labels)
-                self._bump("routes", len(routes))
+                kept = snapshot.write_routes(routes, labels)
+                read = sum(1 for source in routes.values() if source is not None)
+                self._bump("routes", read)  # read: the router gave the source
+                self._bump("routes_unknown", len(routes) - read)
+                self._bump("routes_kept", kept)
         except DatabaseError as exc:
             logger.exception("Refresh: storing a part failed")
             self._problems.append(f"Storing {_part_name(part)} failed ({exc.__class__.__name__});"
@@ -473,12 +493,16 @@ class RefreshEngine:
             counts["nexx_lower_bound"] = lower_bound(nexx.read)
         if self.scope.quartz:
             counts.setdefault("routes", 0)
+            counts.setdefault("routes_unknown", 0)
+            counts.setdefault("routes_kept", 0)
             counts["quartz_commands"] = quartz.commands
             if quartz.outputs_out_of_range:
                 counts["outputs_out_of_range"] = quartz.outputs_out_of_range
         counts["parts"] = self.parts_done
         counts["seconds"] = round(time.monotonic() - self._started, 2)
         errors = [self._failure_text(f) for f in self._failures] + self._problems
+        if self._route_problem:
+            errors.append(self._route_problem_text())
         if quartz.outputs_out_of_range:
             errors.append(f"Quartz: {quartz.outputs_out_of_range} outputs of the multiviewers' "
                           f"windows are beyond the router's {self._quartz.config.output_count} "
@@ -522,10 +546,24 @@ class RefreshEngine:
         if not quartz.outputs_known:
             parts.append("no routes were read (they keep their previous state)")
         else:
-            parts.append(f"routes of {self._counts.get('routes', 0)} of {quartz.outputs_total} "
+            stored = self._counts.get("routes", 0) + self._counts.get("routes_unknown", 0)
+            parts.append(f"routes of {stored} of {quartz.outputs_total} "
                          f"outputs were stored, the others keep their previous routes")
         return (f"Quartz: {failure.detail}. It failed after {quartz.commands} commands; "
                 + "; ".join(parts) + ".")
+
+    def _route_problem_text(self) -> str:
+        read = self._counts.get("routes", 0)
+        unknown = self._counts.get("routes_unknown", 0)
+        kept = self._counts.get("routes_kept", 0)
+        if kept:
+            left = (f"{kept} of the {unknown} without a route {'keeps' if kept == 1 else 'keep'}"
+                    f" the one known before (its update time tells its age), the others show "
+                    f"\"route unknown\"")
+        else:
+            left = f"the {unknown} without a route show \"route unknown\""
+        return (f"Quartz: {self._route_problem}. {read} of {read + unknown} routes were read; "
+                f"{left}.")
 
 
 def execute_run(run_id: int, *, on_progress: ProgressCallback | None = None,

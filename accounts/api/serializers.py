@@ -1,22 +1,27 @@
-"""Request and response shapes of the accounts API. Rules live in accounts/services.py."""
+"""Request and response shapes of the accounts API. Rules live in accounts/services.py.
+
+What comes in is taken with strict JSON types (devices/validation.py): a login or a password is
+a JSON string, an id a JSON number, a flag true or false."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from accounts.models import Role, User
+from devices.validation import StrictBooleanField, StrictCharField, StrictIntegerField
 
 # Long enough for any passphrase, short enough that nobody makes the hasher chew megabytes.
 PASSWORD_MAX = 1024
 
 
 def _password_field(**kwargs) -> serializers.CharField:
-    return serializers.CharField(trim_whitespace=False, max_length=PASSWORD_MAX,
-                                 style={"input_type": "password"}, write_only=True, **kwargs)
+    return StrictCharField(trim_whitespace=False, max_length=PASSWORD_MAX,
+                           style={"input_type": "password"}, write_only=True, **kwargs)
 
 
 class CredentialsSerializer(serializers.Serializer):
-    login = serializers.CharField(max_length=150)
+    # Longer than any login (64), so a long wrong one is answered like any wrong login.
+    login = StrictCharField(max_length=150)
     password = _password_field()
 
 
@@ -30,9 +35,9 @@ class SetupStatusSerializer(serializers.Serializer):
 
 
 class GrantsSerializer(serializers.Serializer):
-    sources = serializers.ListField(child=serializers.IntegerField(min_value=1),
+    sources = serializers.ListField(child=StrictIntegerField(min_value=1),
                                     max_length=100_000, help_text="Source ids.")
-    multiviewers = serializers.ListField(child=serializers.IntegerField(min_value=1),
+    multiviewers = serializers.ListField(child=StrictIntegerField(min_value=1),
                                          max_length=1000, help_text="Multiviewer ids.")
 
 
@@ -69,7 +74,7 @@ class UserWithPasswordSerializer(UserSerializer):
 
 
 class UserCreateSerializer(serializers.Serializer):
-    login = serializers.CharField(max_length=64)
+    login = StrictCharField(max_length=64)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.USER)
     password = _password_field(
         required=False,
@@ -79,8 +84,8 @@ class UserCreateSerializer(serializers.Serializer):
 
 class UserUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
-    is_active = serializers.BooleanField(required=False)
-    reset_password = serializers.BooleanField(
+    is_active = StrictBooleanField(required=False)
+    reset_password = StrictBooleanField(
         required=False, default=False,
         help_text="True: set a new temporary password (returned once), force a change at next "
         "login and end the user's sessions.",

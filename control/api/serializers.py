@@ -1,6 +1,8 @@
-"""Shapes of the control API. Input serializers check the shape only; the values are checked
-against the NEXX catalog by ControlService, so the API and presets refuse the same things with the
-same messages. Output serializers render what control/documents.py reads."""
+"""Shapes of the control API. Input serializers check the shape only, with strict JSON types
+(devices/validation.py: 8 not "8", 5 not 5.0, text as a JSON string), as a preset file's values
+are; the values are checked against the NEXX catalog by ControlService, so the API and presets
+refuse the same things with the same messages. Output serializers render what
+control/documents.py reads."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devices.nexx.catalog import LAYERS_PER_WINDOW, LAYOUT_COUNT, WINDOWS_PER_MULTIVIEWER
+from devices.validation import StrictCharField, StrictIntegerField
 from state.planning import UMD_KEYS
 
 _ENUM_HELP = "Operator value of the catalog's choices (GET /api/catalog)."
@@ -30,15 +33,15 @@ class _NoUnknownKeys:
 
 
 class LayoutChangeSerializer(_NoUnknownKeys, serializers.Serializer):
-    layout = serializers.IntegerField(min_value=1, max_value=LAYOUT_COUNT,
+    layout = StrictIntegerField(min_value=1, max_value=LAYOUT_COUNT,
                                       help_text=f"Layout 1..{LAYOUT_COUNT}")
 
 
 class MultiviewerChangeSerializer(_NoUnknownKeys, serializers.Serializer):
-    font = serializers.IntegerField(required=False, help_text=_ENUM_HELP)
-    outer_border = serializers.IntegerField(required=False, help_text="0..4 pixels")
-    inner_border = serializers.IntegerField(required=False, help_text="0..4 pixels")
-    output_format = serializers.IntegerField(required=False, help_text=_ENUM_HELP)
+    font = StrictIntegerField(required=False, help_text=_ENUM_HELP)
+    outer_border = StrictIntegerField(required=False, help_text="0..4 pixels")
+    inner_border = StrictIntegerField(required=False, help_text="0..4 pixels")
+    output_format = StrictIntegerField(required=False, help_text=_ENUM_HELP)
 
     def validate(self, attrs):
         if not attrs:
@@ -50,15 +53,15 @@ class MultiviewerChangeSerializer(_NoUnknownKeys, serializers.Serializer):
 def _umd_field(key: str) -> serializers.Field:
     if key == "text":
         # The length limit and the refusal of control characters are the catalog's.
-        return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
-                                     help_text="Static UMD text (at most 64 characters)")
+        return StrictCharField(required=False, allow_blank=True, trim_whitespace=False,
+                               help_text="Static UMD text (at most 64 characters)")
     if key in ("x", "y"):
-        return serializers.IntegerField(required=False, help_text="Box position in pixels")
-    return serializers.IntegerField(required=False, help_text=_ENUM_HELP)
+        return StrictIntegerField(required=False, help_text="Box position in pixels")
+    return StrictIntegerField(required=False, help_text=_ENUM_HELP)
 
 
 class UmdLayerChangeSerializer(_NoUnknownKeys, serializers.Serializer):
-    layer = serializers.IntegerField(min_value=1, max_value=LAYERS_PER_WINDOW,
+    layer = StrictIntegerField(min_value=1, max_value=LAYERS_PER_WINDOW,
                                      help_text=f"UMD layer 1..{LAYERS_PER_WINDOW}")
 
     def get_fields(self):
@@ -69,10 +72,10 @@ class UmdLayerChangeSerializer(_NoUnknownKeys, serializers.Serializer):
 
 
 class WindowChangeSerializer(_NoUnknownKeys, serializers.Serializer):
-    source = serializers.IntegerField(
+    source = StrictIntegerField(
         required=False, min_value=1,
         help_text="Source id (GET /api/sources): routed to the window's router output")
-    pcm_bars = serializers.IntegerField(required=False,
+    pcm_bars = StrictIntegerField(required=False,
                                         help_text="Number of PCM bars: 0, 2, 4, 6, 8, 12 or 16")
     umd = UmdLayerChangeSerializer(many=True, required=False, max_length=LAYERS_PER_WINDOW,
                                    help_text="UMD layers to change, any subset of their "
@@ -85,14 +88,14 @@ class WindowChangeSerializer(_NoUnknownKeys, serializers.Serializer):
 
 
 class RoutingSwitchSerializer(_NoUnknownKeys, serializers.Serializer):
-    output = serializers.IntegerField(required=False, min_value=1, max_value=65535,
+    output = StrictIntegerField(required=False, min_value=1, max_value=65535,
                                       help_text="Router output; or give multiviewer and window")
-    multiviewer = serializers.IntegerField(required=False, min_value=1,
+    multiviewer = StrictIntegerField(required=False, min_value=1,
                                            help_text="Multiviewer id (with window)")
-    window = serializers.IntegerField(required=False, min_value=1,
+    window = StrictIntegerField(required=False, min_value=1,
                                       max_value=WINDOWS_PER_MULTIVIEWER,
                                       help_text="Window 1..16 of the multiviewer's layout")
-    source = serializers.IntegerField(min_value=1, help_text="Source id")
+    source = StrictIntegerField(min_value=1, help_text="Source id")
 
     def validate(self, attrs):
         by_output = "output" in attrs

@@ -1,16 +1,17 @@
 from django.urls import path
 
+import mvcontrol.converters  # noqa: F401 - registers <id:…>
 from control.api import views
 
 urlpatterns = [
     path("sources", views.SourcesView.as_view(), name="sources"),
     path("multiviewers", views.MultiviewersView.as_view(), name="multiviewers"),
-    path("multiviewers/<int:pk>", views.MultiviewerView.as_view(), name="multiviewer"),
-    path("multiviewers/<int:pk>/layout", views.MultiviewerLayoutView.as_view(),
+    path("multiviewers/<id:pk>", views.MultiviewerView.as_view(), name="multiviewer"),
+    path("multiviewers/<id:pk>/layout", views.MultiviewerLayoutView.as_view(),
          name="multiviewer-layout"),
-    path("multiviewers/<int:pk>/windows/<int:window>", views.WindowView.as_view(),
+    path("multiviewers/<id:pk>/windows/<id:window>", views.WindowView.as_view(),
          name="multiviewer-window"),
-    path("multiviewers/<int:pk>/lease", views.LeaseView.as_view(), name="multiviewer-lease"),
+    path("multiviewers/<id:pk>/lease", views.LeaseView.as_view(), name="multiviewer-lease"),
     path("routing", views.RoutingView.as_view(), name="routing"),
     path("routing/switch", views.RoutingSwitchView.as_view(), name="routing-switch"),
 ]

@@ -3,6 +3,8 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from devices.validation import validate_device_text
+
 MAX_MULTIVIEWERS = 120
 WINDOWS_PER_MULTIVIEWER = 16
 
@@ -14,7 +16,8 @@ class Source(models.Model):
         unique=True, validators=[MinValueValidator(1), MaxValueValidator(65535)],
         help_text="Router input number (1-based).",
     )
-    label = models.CharField(max_length=64, blank=True)
+    # Shown in the control page and saved into presets: the one text rule of devices/text.py.
+    label = models.CharField(max_length=64, blank=True, validators=[validate_device_text])
 
     class Meta:
         ordering = ["quartz_input"]
@@ -41,7 +44,8 @@ class Multiviewer(models.Model):
         unique=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_MULTIVIEWERS - 1)],
         help_text="Device index 0..119 (multiviewer 1 is index 0).",
     )
-    label = models.CharField(max_length=64, blank=True)
+    # Shown in the control page and saved into presets: the one text rule of devices/text.py.
+    label = models.CharField(max_length=64, blank=True, validators=[validate_device_text])
     enabled = models.BooleanField(default=True)
     quartz_output_base = models.PositiveIntegerField(
         blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)],

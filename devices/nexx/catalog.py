@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from devices.text import REFUSED as REFUSED_TEXT
+from devices.text import clean_device_text, refused_character
 from mvcontrol.errors import InvalidInput
 
 MAX_MULTIVIEWERS = 120
@@ -34,8 +36,6 @@ LAYERS_PER_WINDOW = 3
 MAX_PARAMETERS_PER_REQUEST = 40
 LAYOUT_COUNT = 43
 TEXT_MAX_LENGTH = 64
-# Control characters would break the device's single-line UMD renderer and its parser.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Scope(StrEnum):
@@ -167,7 +167,9 @@ class Parameter:
     def allowed_text(self) -> str:
         """The allowed operator values, for error messages."""
         if self.type is ValueType.STRING:
-            return f"text of at most {self.max_length} characters without control characters"
+            # Control characters would break the device's single-line UMD renderer and its
+            # parser: the one text rule of devices/text.py decides which.
+            return f"text of at most {self.max_length} characters without {REFUSED_TEXT}"
         if self.type is ValueType.ENUM:
             names = dict(self.labels)
             if self.operator_values:
@@ -196,8 +198,8 @@ class Parameter:
                 raise refuse(f"{value!r} is not text")
             if self.max_length is not None and len(value) > self.max_length:
                 raise refuse(f"text is {len(value)} characters long")
-            if _CONTROL.search(value):
-                raise refuse("text contains a control character")
+            if (found := refused_character(value)) is not None:
+                raise refuse(f"text contains {found}")
             return value
         number = _as_int(value)
         if number is None:
@@ -250,7 +252,9 @@ class Parameter:
         if self.type is ValueType.STRING:
             if isinstance(raw, bool) or not isinstance(raw, str | int):
                 raise MalformedValue(f"{raw!r} is not a text value for {self.varid}")
-            return str(raw)
+            # As with router names: stored cleaned, so one odd character set on the frame by
+            # other means neither fails a refresh nor makes a preset saved from it unreadable.
+            return clean_device_text(str(raw))
         number = _as_int(raw)
         if number is None:
             raise MalformedValue(f"{raw!r} is not a whole number for {self.varid}")

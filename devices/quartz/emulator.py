@@ -19,6 +19,14 @@ Fault switches, settable at run time from any thread:
                         drop_after, the connection still closes after that many)
     list_unsupported    answer `.E` to `.L` (a router without the list command)
     silent_interrogate  never answer `.I` (seen on MAGNUM)
+    interrogate_unsupported  answer `.E` to `.I` (a router without the interrogate command)
+    unreadable_outputs  outputs whose route the router does not report (a MAGNUM-controlled
+                        frame that does not answer for them): `.L` starting at one answers `.E`,
+                        a `.L` list stops before the first one, `.I` for one is not answered
+                        (`.E` with interrogate_unsupported). Routes still switch and `.U` is
+                        still sent for them.
+    unreadable_routes   (property) a router that answers neither `.L` nor `.I`, as some
+                        MAGNUM-controlled frames do: list_unsupported and silent_interrogate
     reset_mid_reply     write the first half of a reply, then reset the connection (TCP RST),
                         as a router rebooting or a flapping link does
     lock_refusal        "report" (`.BA{out},{state}`) or "error" (`.E`) for a switch on a
@@ -136,6 +144,23 @@ def load_seed(seed: dict[str, Any] | str | Path | None) -> dict[str, Any]:
     return data
 
 
+def parse_outputs(text: str) -> frozenset[int]:
+    """Router numbers from "65-128,200" (ranges and single numbers, comma-separated).
+    Raises ValueError naming the first item that is not one."""
+    numbers: set[int] = set()
+    for item in (part.strip() for part in text.split(",")):
+        low, dash, high = item.partition("-")
+        try:
+            first = int(low)
+            last = int(high) if dash else first
+        except ValueError:
+            raise ValueError(f"{item!r} is not a number or a range like 65-128") from None
+        if not 1 <= first <= last <= MAX_SIZE:
+            raise ValueError(f"{item!r} is not a range of numbers 1 to {MAX_SIZE}")
+        numbers.update(range(first, last + 1))
+    return frozenset(numbers)
+
+
 def _seed_number(value: object, what: str, low: int = 1) -> int:
     """A router number of a seed: an int, or its decimal text as JSON object keys are."""
     if isinstance(value, str) and value.strip().isdigit():
@@ -184,6 +209,8 @@ class QuartzEmulator:
         self.mute = False
         self.list_unsupported = False
         self.silent_interrogate = False
+        self.interrogate_unsupported = False
+        self.unreadable_outputs: frozenset[int] = frozenset()
         self.reset_mid_reply = False
         self.lock_refusal = lock_refusal
         self._refuse = False
@@ -274,6 +301,17 @@ class QuartzEmulator:
     @property
     def refuse(self) -> bool:
         return self._refuse
+
+    @property
+    def unreadable_routes(self) -> bool:
+        """Answers neither `.L` (`.E`) nor `.I` (silence, as MAGNUM; `.E` too with
+        interrogate_unsupported)."""
+        return self.list_unsupported and (self.silent_interrogate
+                                          or self.interrogate_unsupported)
+
+    @unreadable_routes.setter
+    def unreadable_routes(self, value: bool) -> None:
+        self.list_unsupported = self.silent_interrogate = bool(value)
 
     @refuse.setter
     def refuse(self, value: bool) -> None:
@@ -534,20 +572,22 @@ class QuartzEmulator:
             name = names.get(item.number, "")[:width].ljust(width)
             replies.append(NameReply(item.target, item.number, name, item.long))
         elif isinstance(item, Interrogate):
-            if item.output > n_out:
+            if item.output > n_out or self.interrogate_unsupported:
                 replies.append(Error())
-            elif not self.silent_interrogate:
+            elif not self.silent_interrogate and item.output not in self.unreadable_outputs:
                 source = self._route(item.level, item.output)
                 replies.append(Routes((Route(item.level, item.output, source),)))
         elif isinstance(item, ListRoutes):
-            if self.list_unsupported or item.output > n_out:
+            unreadable = self.unreadable_outputs
+            if self.list_unsupported or item.output > n_out or item.output in unreadable:
                 replies.append(Error())
                 return
-            last = min(item.output + 7, n_out)
-            replies.append(Routes(tuple(
-                Route(item.level, o, self._route(item.level, o))
-                for o in range(item.output, last + 1)
-            )))
+            listed = []
+            for output in range(item.output, min(item.output + 7, n_out) + 1):
+                if output in unreadable:
+                    break  # the list stops before an output the router does not report
+                listed.append(Route(item.level, output, self._route(item.level, output)))
+            replies.append(Routes(tuple(listed)))
         elif isinstance(item, SetRoute):
             if item.output > n_out or item.source > n_src:
                 replies.append(Error())

@@ -3,6 +3,8 @@
     service = QuartzService.from_settings()
     service.source_names()            # {1: "CAM 1", ...}
     service.routes([1, 2, 3])         # {1: 5, 2: 7, 3: None}  (None: the router did not say)
+    reading = service.route_reading()  # many routes over several calls (a refresh run)
+    service.routes(range(1, 129), reading=reading); reading.problem()
     service.switch(output=12, source=7)
 
 One service (one connection) per process, shared by every thread and re-created when the
@@ -15,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from devices.errors import DeviceError, DeviceNotConfigured, DeviceRefused, OutputLocked
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
 
 LEVEL = "V"  # the project routes video only
 LIST_SPAN = 8  # routes per `.L` reply
+#: Outputs in a row that got no route by either command (`.L` and `.I`: silence or `.E`) after
+#: which a reading stops asking `.I`: the router has shown it will not say. One `.L` span.
+GIVE_UP_AFTER = 8
 
 
 class RouterNumberOutOfRange(InvalidInput, ValueError):
@@ -96,6 +101,98 @@ class QuartzConfig:
         return f"Quartz router {self.address}"
 
 
+@dataclass
+class RouteReading:
+    """What the router answered while many routes were read, over one or more `routes()` calls
+    (a refresh run reads its outputs in chunks): the evidence for giving up and the sentence
+    saying why routes stay unknown.
+
+    `.I` is asked for outputs `.L` did not answer. Once `give_up_after` outputs in a row got no
+    route by either command (silence or `.E`), no more `.I` is sent in this reading: the outputs
+    left are not asked (unknown). `.L` is still asked where the router supports it, so a router
+    that reports some outputs and not others keeps every route it reports through `.L`."""
+
+    device: str
+    read_timeout: float
+    give_up_after: int = GIVE_UP_AFTER
+    read: int = 0  # outputs whose route the router gave (source 0 counts: it answered)
+    unanswered: list[int] = field(default_factory=list)  # asked, no route by either command
+    not_asked: list[int] = field(default_factory=list)  # after giving up: no `.I` sent
+    list_unsupported: bool = False  # the router answers `.L` with `.E` (it lacks the command)
+    list_refused: int = 0  # `.L` answered `.E` (where `.L` otherwise works)
+    interrogate_silent: int = 0  # `.I` not answered within the read timeout
+    interrogate_refused: int = 0  # `.I` answered `.E`
+    interrogate_sent: int = 0
+    streak: int = 0  # the last `.I`s in a row that got no route (their outputs had none by `.L`)
+    gave_up: bool = False
+
+    @property
+    def unknown(self) -> list[int]:
+        """Outputs the router did not give a route for (asked or not), ascending."""
+        return sorted(self.unanswered + self.not_asked)
+
+    def problem(self) -> str | None:
+        """One sentence for a person when some routes could not be read, else None: which
+        outputs, what the router answered, and how many were not asked."""
+        unknown = self.unknown
+        if not unknown:
+            return None
+        why = []
+        if self.list_unsupported:
+            why.append(".L answered .E")
+        elif self.list_refused:
+            why.append(f".L answered .E {_times(self.list_refused)}")
+        else:
+            why.append(".L replies left them out")
+        if self.interrogate_silent:
+            why.append(f".I unanswered within {self.read_timeout:g} s "
+                       f"{_times(self.interrogate_silent)}")
+        if self.interrogate_refused:
+            why.append(f".I answered .E {_times(self.interrogate_refused)}")
+        if self.not_asked:
+            why.append(f"asking stopped after {self.give_up_after} outputs in a row got no "
+                       f"route, {_plural(len(self.not_asked), 'output')} not asked")
+        return (f"{self.device} answered neither .L nor .I for outputs "
+                f"{describe_numbers(unknown)} ({'; '.join(why)}): "
+                f"{_plural(len(unknown), 'route')} left unknown")
+
+    def settled(self, outputs: Iterable[int]) -> None:
+        """These outputs' routes became known otherwise (the router pushed `.U` for them)."""
+        known = set(outputs)
+        if known:
+            self.unanswered = [o for o in self.unanswered if o not in known]
+            self.not_asked = [o for o in self.not_asked if o not in known]
+
+    def missed(self, output: int) -> None:
+        """`output` got no route by `.L` nor by `.I`."""
+        self.unanswered.append(output)
+        self.streak += 1
+        if self.streak >= self.give_up_after:
+            self.gave_up = True
+
+
+def describe_numbers(numbers: Iterable[int], *, most: int = 6) -> str:
+    """"1–16, 33, 40–48" (ascending, ranges with an en dash; "… and N more ranges" past `most`)."""
+    ranges: list[tuple[int, int]] = []
+    for n in sorted(set(numbers)):
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], n)
+        else:
+            ranges.append((n, n))
+    text = ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges[:most])
+    if len(ranges) > most:
+        text += f" and {len(ranges) - most} more ranges"
+    return text
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
 _shared_lock = threading.Lock()
 _shared: QuartzService | None = None
 _shared_pid = 0
@@ -121,6 +218,7 @@ class QuartzService:
         )
         # Learned from the router: older ones lack `.L`, some lack 10-character names.
         self._list_supported = True
+        self._list_answered = False  # `.L` answered with routes at least once
         self._long_names = True
 
     @classmethod
@@ -160,9 +258,20 @@ class QuartzService:
         """Names of the given outputs (default: all), trailing padding removed."""
         return self._names("output", self._numbers(outputs, "output"))
 
-    def routes(self, outputs: Iterable[int] | None = None) -> dict[int, int | None]:
-        """Source routed to each output (level V); None where the router did not say."""
+    def route_reading(self) -> RouteReading:
+        """A reading of many routes, to pass to every `routes()` call of it."""
+        return RouteReading(self.device, self.config.read_timeout)
+
+    def routes(self, outputs: Iterable[int] | None = None, *,
+               reading: RouteReading | None = None) -> dict[int, int | None]:
+        """Source routed to each output (level V); None where the router did not say.
+
+        `.L` first (8 outputs a command), then `.I` for the outputs `.L` did not answer, a few
+        at a time; once `reading.give_up_after` outputs in a row got no route by either, no more
+        `.I` is sent in that reading (default: a reading of this call alone)."""
         numbers = self._numbers(outputs, "output")
+        if reading is None:
+            reading = self.route_reading()
         result: dict[int, int | None] = dict.fromkeys(numbers)
         answered: set[int] = set()
         if self._list_supported and numbers:
@@ -173,17 +282,39 @@ class QuartzService:
                     starts.append(output)
                     covered = output + LIST_SPAN - 1
             outcomes = self._run([ListRoutes(LEVEL, s) for s in starts])
-            if all(isinstance(o, Error) for o in outcomes):
+            refused = sum(isinstance(o, Error) for o in outcomes)
+            if refused == len(outcomes) and not self._list_answered:
+                # Never answered with routes: the router lacks `.L` (it answers `.E`). One
+                # that has listed routes before only does not report these outputs.
                 self._list_supported = False
+            else:
+                reading.list_refused += refused
             for outcome in outcomes:
                 if isinstance(outcome, Routes):
+                    self._list_answered = True
                     self._take_routes(outcome, result, answered)
+        reading.list_unsupported = not self._list_supported
         rest = [o for o in numbers if o not in answered]
-        if rest:
-            # Routers without `.L` answer it `.E`; ask those outputs one at a time.
-            for outcome in self._run([Interrogate(LEVEL, o) for o in rest]):
+        while rest and not reading.gave_up:
+            # Routers without `.L` answer it `.E`, and MAGNUM may not answer `.I` at all: ask a
+            # few at a time, so a router that will not say costs `give_up_after` of them.
+            size = reading.give_up_after - reading.streak
+            batch, rest = rest[:size], rest[size:]
+            outcomes = self._run([Interrogate(LEVEL, o) for o in batch])
+            reading.interrogate_sent += len(batch)
+            for output, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Routes):
                     self._take_routes(outcome, result, answered)
+                if output in answered:
+                    reading.streak = 0
+                    continue
+                if isinstance(outcome, Error):
+                    reading.interrogate_refused += 1
+                else:
+                    reading.interrogate_silent += 1
+                reading.missed(output)
+        reading.not_asked.extend(rest)
+        reading.read += len(answered)
         return result
 
     def lock_state(self, output: int) -> int:

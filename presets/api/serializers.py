@@ -1,10 +1,12 @@
-"""Shapes of the preset endpoints: what comes in (checked here) and what goes out (documented
-here, and passed through so the answer matches /api/schema)."""
+"""Shapes of the preset endpoints: what comes in (checked here, with strict JSON types as in
+a preset file: devices/validation.py) and what goes out (documented here, and passed through so
+the answer matches /api/schema)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
+from devices.validation import StrictCharField, StrictIntegerField
 from presets.document import GROUPS, NAME_MAX_LENGTH
 
 MAX_ID = 2**31 - 1
@@ -25,9 +27,10 @@ class OutcomeField(serializers.ChoiceField):
 
 
 class PresetCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    # The text rule (no control characters, …) is the preset document's: PresetService checks.
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
     multiviewers = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1,
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID), min_length=1,
         max_length=120, help_text="Ids of the multiviewers to save (GET /api/multiviewers)")
     groups = serializers.ListField(
         child=serializers.ChoiceField(choices=GROUPS), min_length=1, max_length=len(GROUPS) * 2,
@@ -36,7 +39,7 @@ class PresetCreateSerializer(serializers.Serializer):
 
 class PresetApplySerializer(serializers.Serializer):
     multiviewers = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1,
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID), min_length=1,
         max_length=120, required=False,
         help_text="Ids of multiviewers of the preset to apply. Default: every one of them.")
     groups = serializers.ListField(

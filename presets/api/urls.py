@@ -1,5 +1,6 @@
 from django.urls import path
 
+import mvcontrol.converters  # noqa: F401 - registers <id:…>
 from presets.api.views import (
     ApplyJobView,
     PresetApplyView,
@@ -12,8 +13,8 @@ from presets.api.views import (
 urlpatterns = [
     path("presets", PresetsView.as_view(), name="presets"),
     path("presets/import", PresetImportView.as_view(), name="presets-import"),
-    path("presets/jobs/<int:job_id>", ApplyJobView.as_view(), name="preset-job"),
-    path("presets/<int:preset_id>", PresetView.as_view(), name="preset"),
-    path("presets/<int:preset_id>/apply", PresetApplyView.as_view(), name="preset-apply"),
-    path("presets/<int:preset_id>/export", PresetExportView.as_view(), name="preset-export"),
+    path("presets/jobs/<id:job_id>", ApplyJobView.as_view(), name="preset-job"),
+    path("presets/<id:preset_id>", PresetView.as_view(), name="preset"),
+    path("presets/<id:preset_id>/apply", PresetApplyView.as_view(), name="preset-apply"),
+    path("presets/<id:preset_id>/export", PresetExportView.as_view(), name="preset-export"),
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from devices.validation import StrictBooleanField, StrictIntegerField
+
 
 class DeviceProgressSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="waiting, reading, done, failed or skipped")
@@ -53,11 +55,12 @@ class RefreshStartedSerializer(serializers.Serializer):
 
 
 class RefreshScopeSerializer(serializers.Serializer):
-    """The optional body of POST /api/refresh; an empty body refreshes everything."""
+    """The optional body of POST /api/refresh; an empty body refreshes everything. Strict JSON
+    types (devices/validation.py), as every other body: true, not "true"; 3, not "3"."""
 
-    nexx = serializers.BooleanField(default=True, help_text="Read the NEXX frame")
-    quartz = serializers.BooleanField(default=True, help_text="Read the Quartz router")
-    multiviewer = serializers.IntegerField(
+    nexx = StrictBooleanField(default=True, help_text="Read the NEXX frame")
+    quartz = StrictBooleanField(default=True, help_text="Read the Quartz router")
+    multiviewer = StrictIntegerField(
         min_value=1, allow_null=True, default=None,
         help_text="Only this multiviewer (its id, as in /api/multiviewers) and the routes of its "
                   "windows")

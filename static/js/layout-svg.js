@@ -46,6 +46,19 @@ export function layoutThumb(geometry, { title } = {}) {
   return svg;
 }
 
+/**
+ * What feeds a window, in words: the source's name, the router input when it is no known
+ * source, or null when the route is unknown (input null: the router has not said, e.g. one
+ * that answers neither .L nor .I; or no route read yet). Never blank, never a guess.
+ */
+export function routedText(win) {
+  if (win.source) return win.source.label || `Input ${win.source.quartz_input}`;
+  if (win.input !== null && win.input !== undefined) return `Input ${win.input}`;
+  return null;
+}
+
+export const ROUTE_UNKNOWN = "Route unknown";
+
 function umdSummary(win, staticType, typeLabels) {
   for (const layer of win.umd || []) {
     if (layer.type === undefined || layer.type === null || layer.type === 0) continue;
@@ -72,7 +85,7 @@ export function layoutDrawing(geometry, windows, options = {}) {
   const gap = 6;
   for (const r of pixelRects(geometry)) {
     const win = byNumber.get(r.window) || { window: r.window };
-    const source = win.source ? win.source.label || `Input ${win.source.quartz_input}` : null;
+    const source = routedText(win);
     const output = win.output ?? "—";
     const g = el("g", {
       class: "win" + (options.interactive ? " interactive" : "")
@@ -85,7 +98,7 @@ export function layoutDrawing(geometry, windows, options = {}) {
       g.setAttribute("aria-pressed", options.selected === r.window ? "true" : "false");
     }
     g.setAttribute("aria-label",
-      `Window ${r.window}, router output ${output}, source ${source || "none"}`);
+      `Window ${r.window}, router output ${output}, source ${source || "route unknown"}`);
     const x = r.x + gap / 2;
     const y = r.y + gap / 2;
     const w = r.w - gap;
@@ -100,8 +113,8 @@ export function layoutDrawing(geometry, windows, options = {}) {
       style: `font-size:${numSize}px` }, String(r.window)));
     g.append(el("text", { class: "out", x: x + w - pad, y: y + pad + outSize * 0.9,
       "text-anchor": "end", style: `font-size:${outSize}px` }, `OUT ${output}`));
-    const label = source ? fit(source, w - 2 * pad, srcSize) : "No source";
-    g.append(el("text", { class: "src" + (source ? "" : " none"), x: x + w / 2,
+    const label = source ? fit(source, w - 2 * pad, srcSize) : ROUTE_UNKNOWN;
+    g.append(el("text", { class: "src" + (source ? "" : " none unknown"), x: x + w / 2,
       y: y + h / 2 + srcSize * 0.35, "text-anchor": "middle",
       style: `font-size:${srcSize}px` }, label));
     // PCM bars along the left edge: how many the window shows.
@@ -127,7 +140,8 @@ export function layoutDrawing(geometry, windows, options = {}) {
         "text-anchor": "middle", style: `font-size:${umdSize}px` },
       fit(umd, w * 0.58, umdSize)));
     }
-    g.append(el("title", {}, `Window ${r.window} · output ${output} · ${source || "no source"}`));
+    g.append(el("title", {}, `Window ${r.window} · output ${output} · `
+      + (source || "route unknown: the router has not said what feeds this output")));
     svg.append(g);
   }
   if (options.interactive && options.onSelect) {

@@ -403,3 +403,46 @@ def test_tablet_width_keyboard_only_and_device_errors(stack, open_page):
     page.locator("#inspector").scroll_into_view_if_needed()
     shot(page, "tablet-device-error")
     assert page.console_errors == []
+
+
+def test_a_window_whose_route_is_unknown_says_so(make_devices, open_page):
+    """Issue 20: a router that answers neither `.L` nor `.I`: the refresh is partial and the
+    windows it could not read say "Route unknown" (not "No source", not blank); one whose
+    route is known (quartz_listen stored a `.U`) shows its source."""
+    from devices.models import Multiviewer, Source
+    from state.models import RefreshRun, RoutingState
+    from state.refresh import execute_run
+    from state.services import StateService
+
+    devices = make_devices()
+    devices.quartz.set_name("source", 9, "Playout A")
+    devices.quartz.unreadable_routes = True
+    ticket = StateService.start_refresh(trigger=RefreshRun.Trigger.COMMAND)
+    outcome = execute_run(ticket.run.pk)
+    assert outcome.status == "partial" and outcome.counts["routes"] == 0
+    mv1 = Multiviewer.objects.get(nexx_index=0)
+    assert RoutingState.objects.get(output=mv1.output_for_window(1)).input is None
+    RoutingState.objects.filter(output=mv1.output_for_window(3)).update(input=9)
+    operator = UserFactory(login="operator")
+    operator.multiviewers.set([mv1])
+    operator.sources.set(Source.objects.filter(quartz_input__lte=12))
+
+    page = open_page()
+    sign_in(page, "operator")
+    ready(page)
+    expect(page.locator("#drawing g.win")).to_have_count(4)
+    for number in (1, 2, 4):
+        expect(window(page, number)).to_contain_text("Route unknown")
+        expect(window(page, number)).to_have_attribute(
+            "aria-label", re.compile(r"source route unknown$"))
+    expect(window(page, 3)).to_contain_text("Playout A")
+    expect(page.locator("#drawing")).not_to_contain_text("No source")
+    expect(page.locator("#refresh-last")).to_contain_text("Last refresh: partial")
+
+    window(page, 1).click()
+    expect(page.locator("#insp-current")).to_have_text(
+        "route unknown (the router has not said what feeds this output)")
+    window(page, 3).click()
+    expect(page.locator("#insp-current")).to_have_text("Playout A (IN 9)")
+    shot(page, "control-route-unknown")
+    assert page.console_errors == []

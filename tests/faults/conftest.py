@@ -139,6 +139,17 @@ def _quartz_sources_back(rig: Rig) -> None:
     rig.quartz.sources = rig.extra.pop("sources")
 
 
+def _quartz_routes_unreadable(rig: Rig) -> None:
+    # Some MAGNUM-controlled frames: `.E` to `.L`, no answer to `.I`; switching still works.
+    rig.quartz.unreadable_routes = True
+    point_quartz_at(rig.quartz, read_timeout=SHORT_TIMEOUT)
+
+
+def _quartz_routes_readable(rig: Rig) -> None:
+    rig.quartz.unreadable_routes = False
+    point_quartz_at(rig.quartz)
+
+
 def _quartz_locked(rig: Rig) -> None:
     from devices.models import Multiviewer
 
@@ -220,6 +231,9 @@ FAULTS = [
           DeviceRefused, 502, "device_refused", "with .E"),
     Fault("Quartz locked output", QUARTZ, _quartz_locked, _quartz_unlocked,
           OutputLocked, 409, "output_locked", None),
+    Fault("Quartz answers neither .L nor .I", QUARTZ, _quartz_routes_unreadable,
+          # Switches work; a refresh cannot read the routes: partial, the routes kept.
+          _quartz_routes_readable, None, 200, None, "answered neither .L nor .I"),
     Fault("NEXX refused", NEXX, _nexx_refused, _nexx_back,
           DeviceUnreachable, 502, "device_unreachable", "unreachable"),
     Fault("NEXX timeout", NEXX, _nexx_hang, _nexx_clear,

@@ -14,7 +14,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.quartz.emulator import MAX_SIZE, QuartzEmulator
+from devices.quartz.emulator import MAX_SIZE, QuartzEmulator, parse_outputs
 
 
 class Command(BaseCommand):
@@ -48,6 +48,17 @@ class Command(BaseCommand):
                             help="Answer .E to .L (a router without the list command).")
         faults.add_argument("--silent-interrogate", action="store_true",
                             help="Never answer .I (as MAGNUM does).")
+        faults.add_argument("--no-interrogate", action="store_true",
+                            help="Answer .E to .I (a router without the interrogate command).")
+        faults.add_argument("--unreadable-routes", action="store_true",
+                            help="Answer neither .L nor .I, as some MAGNUM-controlled frames "
+                                 "do: .E to .L and silence to .I (the same as --no-list "
+                                 "--silent-interrogate; add --no-interrogate for .E to .I). "
+                                 "Switching still works.")
+        faults.add_argument("--unreadable-outputs", default=None, metavar="RANGES",
+                            help="Do not report the routes of these outputs (e.g. 65-128,200): "
+                                 ".E to a .L starting at one, .L lists stop before them, no "
+                                 "answer to .I for them.")
         faults.add_argument("--lock-refusal", choices=["report", "error"], default="report",
                             help="How a switch on a locked output is refused: a .BA lock "
                                  "report (default) or a bare .E.")
@@ -55,13 +66,22 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, sources: int, outputs: int, style: str,
                latency_ms: float, seed: str | None, crlf: bool, pad: int,
                drop_after: int | None, fragment: bool, garbage: bool, mute: bool,
-               no_list: bool, silent_interrogate: bool, lock_refusal: str, **options):
+               no_list: bool, silent_interrogate: bool, no_interrogate: bool,
+               unreadable_routes: bool, unreadable_outputs: str | None, lock_refusal: str,
+               **options):
         if not (1 <= sources <= MAX_SIZE and 1 <= outputs <= MAX_SIZE):
             raise CommandError(f"--sources and --outputs must be 1 to {MAX_SIZE}")
         if latency_ms < 0 or not 0 <= pad <= 10:
             raise CommandError("--latency-ms must be at least 0 and --pad 0 to 10")
         if drop_after is not None and drop_after < 1:
             raise CommandError("--drop-after must be at least 1")
+        unreadable: frozenset[int] = frozenset()
+        if unreadable_outputs:
+            try:
+                unreadable = parse_outputs(unreadable_outputs)
+            except ValueError as exc:
+                raise CommandError(f"--unreadable-outputs must be output numbers and ranges "
+                                   f"(65-128,200): {exc}") from None
         try:
             emulator = QuartzEmulator(
                 host=host, port=port, sources=sources, outputs=outputs, style=style,
@@ -74,8 +94,10 @@ class Command(BaseCommand):
         emulator.fragment = fragment
         emulator.garbage = garbage
         emulator.mute = mute
-        emulator.list_unsupported = no_list
-        emulator.silent_interrogate = silent_interrogate
+        emulator.list_unsupported = no_list or unreadable_routes
+        emulator.silent_interrogate = silent_interrogate or unreadable_routes
+        emulator.interrogate_unsupported = no_interrogate
+        emulator.unreadable_outputs = unreadable
         try:
             emulator.start()
         except OSError as exc:
@@ -86,8 +108,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Quartz emulator listening on {emulator.address}")
         active = [name for name, on in (
             (f"drop after {drop_after}", drop_after is not None), ("fragment", fragment),
-            ("garbage", garbage), ("mute", mute), ("no .L", no_list),
-            ("silent .I", silent_interrogate)) if on]
+            ("garbage", garbage), ("mute", mute), ("no .L", emulator.list_unsupported),
+            ("silent .I", emulator.silent_interrogate and not no_interrogate),
+            (".E to .I", no_interrogate),
+            (f"{len(unreadable)} unreadable outputs", bool(unreadable))) if on]
         self.stdout.write(f"  {sources} sources x {outputs} outputs, style {style}, "
                           f"latency {latency_ms:g} ms, faults: {', '.join(active) or 'none'}. "
                           "Ctrl-C stops it.")

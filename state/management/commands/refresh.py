@@ -133,8 +133,15 @@ class Command(BaseCommand):
                 lines.append(f"  New multiviewers: {counts['multiviewers_created']}")
         if "quartz_commands" in counts:
             sources = (f"{counts['sources']} source names, " if "sources" in counts else "")
-            lines.append(f"  Quartz: {sources}{counts.get('routes', 0)} routes stored; "
-                         f"{counts['quartz_commands']} commands")
+            read, unknown = counts.get("routes", 0), counts.get("routes_unknown", 0)
+            if unknown:
+                # Not "N routes stored" when the router did not say them.
+                kept = counts.get("routes_kept", 0)
+                routes = (f"{read} of {read + unknown} routes read, {unknown} unknown"
+                          + (f" ({kept} keep the route known before)" if kept else ""))
+            else:
+                routes = f"{read} routes stored"
+            lines.append(f"  Quartz: {sources}{routes}; {counts['quartz_commands']} commands")
         for line in lines:
             self.stdout.write(line)
         for error in filter(None, (run.error_summary or "").splitlines()):

@@ -20,7 +20,7 @@ from devices.quartz.codec import (
     Routes,
     RouteUpdate,
 )
-from devices.quartz.emulator import QuartzEmulator
+from devices.quartz.emulator import QuartzEmulator, parse_outputs
 from tests.support import BASE_DIR, subprocess_env
 
 
@@ -253,6 +253,48 @@ def test_a_seed_file_that_is_not_json_is_refused(tmp_path):
         QuartzEmulator(sources=70000)
 
 
+def test_a_router_that_cannot_say_its_routes(emulator):
+    """Some MAGNUM-controlled frames: `.E` to `.L`, no answer to `.I` (or `.E` to it), while the
+    names and switching work."""
+    emulator.unreadable_routes = True
+    assert emulator.list_unsupported and emulator.silent_interrogate
+    c = Raw(emulator.port)
+    c.send(b".LV1,-\r.IV2\r.RE3\r")
+    assert c.read(2) == [Error(""), NameReply("output", 3, "DST 3     ", True)]
+    c.send(b".SV2,7\r")
+    assert c.read(1) == [RouteUpdate("V", 2, 7)]  # the silent `.I` left nothing behind
+    emulator.silent_interrogate = False
+    emulator.interrogate_unsupported = True
+    assert emulator.unreadable_routes
+    c.send(b".IV2\r")
+    assert c.read(1) == [Error("")]
+    c.close()
+
+
+def test_unreadable_outputs_are_left_out_of_lists_and_not_interrogated(emulator):
+    emulator.unreadable_outputs = frozenset({4, 5, 12})
+    c = Raw(emulator.port)
+    c.send(b".LV1,-\r.LV4,-\r.LV6,-\r.IV5\r.IV6\r")
+    msgs = c.read(4)
+    assert [r.output for r in msgs[0].routes] == [1, 2, 3]  # stops before 4
+    assert msgs[1] == Error("")  # starts at one
+    assert [r.output for r in msgs[2].routes] == [6, 7, 8, 9, 10, 11]
+    assert msgs[3] == Routes((Route("V", 6, 6),))  # `.IV5` got nothing
+    c.close()
+
+
+@pytest.mark.parametrize(("text", "numbers"), [("5", {5}), ("1-3, 7", {1, 2, 3, 7}),
+                                               ("65-66,200", {65, 66, 200})])
+def test_output_ranges_are_parsed(text, numbers):
+    assert parse_outputs(text) == frozenset(numbers)
+
+
+@pytest.mark.parametrize("text", ["", "x", "3-1", "0-4", "1-70000"])
+def test_bad_output_ranges_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_outputs(text)
+
+
 def _start_command(*options: str) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [sys.executable, str(BASE_DIR / "manage.py"), "quartz_emulator", "--port", "0",
@@ -298,8 +340,39 @@ def test_management_command_per_command_style_with_faults():
         assert process.wait(timeout=10) == 0
 
 
+def test_management_command_plays_a_router_that_cannot_say_its_routes():
+    process, port = _start_command("--outputs", "16", "--unreadable-routes")
+    try:
+        line = process.stdout.readline()
+        assert "faults: no .L, silent .I." in line
+        c = Raw(port)
+        c.send(b".LV1,-\r.IV1\r.RS1\r")
+        assert c.read(2) == [Error(""), NameReply("source", 1, "SRC 1   ", False)]
+        c.close()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+def test_management_command_with_some_outputs_unreadable_and_E_to_interrogate():
+    process, port = _start_command("--outputs", "16", "--unreadable-outputs", "3-4",
+                                   "--no-interrogate")
+    try:
+        assert "faults: .E to .I, 2 unreadable outputs." in process.stdout.readline()
+        c = Raw(port)
+        c.send(b".LV1,-\r.LV3,-\r.IV9\r")
+        msgs = c.read(3)
+        assert [r.output for r in msgs[0].routes] == [1, 2]
+        assert msgs[1:] == [Error(""), Error("")]
+        c.close()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
 @pytest.mark.parametrize("options", [["--sources", "0"], ["--drop-after", "0"],
-                                     ["--seed", "/nonexistent/seed.json"]])
+                                     ["--seed", "/nonexistent/seed.json"],
+                                     ["--unreadable-outputs", "9-x"]])
 def test_management_command_refuses_bad_options(options):
     result = subprocess.run(
         [sys.executable, str(BASE_DIR / "manage.py"), "quartz_emulator", "--port", "0",

@@ -20,7 +20,13 @@ from devices.errors import (
 )
 from devices.models import QuartzSettings
 from devices.quartz.emulator import QuartzEmulator
-from devices.quartz.service import QuartzConfig, QuartzService, RouterNumberOutOfRange
+from devices.quartz.service import (
+    GIVE_UP_AFTER,
+    QuartzConfig,
+    QuartzService,
+    RouterNumberOutOfRange,
+    describe_numbers,
+)
 from devices.throttle import Throttle
 from mvcontrol.errors import InvalidInput
 from tests.fixtures.quartz import ScriptedRouter
@@ -111,6 +117,89 @@ def test_unanswered_routes_are_unknown_never_zero(quartz_settings, quartz_emulat
     quartz_settings.read_timeout = 0.3
     quartz_settings.save()
     assert QuartzService.from_settings().routes([1, 2, 3]) == {1: None, 2: None, 3: None}
+
+
+@pytest.mark.parametrize("style", ["persistent", "per_command"])
+@pytest.mark.django_db
+def test_a_router_that_will_not_say_is_asked_a_few_times_then_no_more(style):
+    """`.L` answered `.E`, `.I` not answered: after GIVE_UP_AFTER outputs in a row without a
+    route the reading stops asking, in this call and the next ones of the same reading."""
+    with QuartzEmulator(sources=16, outputs=64, style=style) as emu:
+        emu.unreadable_routes = True
+        service = service_for(emu.port, output_count=64, read_timeout=0.2,
+                              connection_style=style)
+        reading = service.route_reading()
+        assert service.routes(range(1, 33), reading=reading) == dict.fromkeys(range(1, 33))
+        assert emu.stats()["by_command"] == {"ListRoutes": 4, "Interrogate": GIVE_UP_AFTER}
+        assert reading.gave_up and reading.read == 0
+        assert reading.unanswered == list(range(1, 9))
+        assert reading.not_asked == list(range(9, 33))
+        # The next chunk of the same reading: `.L` is known to be missing, `.I` given up.
+        assert service.routes(range(33, 65), reading=reading) == dict.fromkeys(range(33, 65))
+        assert emu.stats()["by_command"] == {"ListRoutes": 4, "Interrogate": GIVE_UP_AFTER}
+        assert reading.problem() == (
+            f"Quartz router 127.0.0.1:{emu.port} answered neither .L nor .I for outputs 1–64 "
+            f"(.L answered .E; .I unanswered within 0.2 s 8 times; asking stopped after 8 "
+            f"outputs in a row got no route, 56 outputs not asked): 64 routes left unknown")
+        # A call of its own is a reading of its own: it asks again.
+        service.routes([1])
+        assert emu.stats()["by_command"]["Interrogate"] == GIVE_UP_AFTER + 1
+        service.close()
+
+
+@pytest.mark.django_db
+def test_an_answer_now_and_then_keeps_the_reading_asking():
+    """Seven outputs in a row without a route, then one answered, and so on: the router does
+    answer `.I`, so every output is asked."""
+    with QuartzEmulator(sources=16, outputs=32) as emu:
+        emu.list_unsupported = True
+        emu.unreadable_outputs = frozenset(o for o in range(1, 33) if o % 8)
+        service = service_for(emu.port, read_timeout=0.2)
+        reading = service.route_reading()
+        routes = service.routes(range(1, 33), reading=reading)
+        assert {o: s for o, s in routes.items() if s} == {8: 8, 16: 16, 24: 8, 32: 16}
+        assert emu.stats()["by_command"]["Interrogate"] == 32
+        assert not reading.gave_up and not reading.not_asked and reading.read == 4
+        assert "for outputs 1–7, 9–15, 17–23, 25–31 (.L answered .E; .I unanswered within " \
+               "0.2 s 28 times): 28 routes left unknown" in reading.problem()
+        service.close()
+
+
+@pytest.mark.django_db
+def test_list_refused_for_some_outputs_only_stays_in_use():
+    """A router that has listed routes and refuses `.L` for a block of outputs (another frame
+    behind MAGNUM) still lacks only those: `.L` is asked for the next outputs too."""
+    with QuartzEmulator(sources=16, outputs=64) as emu:
+        emu.unreadable_outputs = frozenset(range(17, 33))
+        service = service_for(emu.port, output_count=64, read_timeout=0.2)
+        reading = service.route_reading()
+        first = service.routes(range(1, 17), reading=reading)
+        assert first == {o: o for o in range(1, 17)}
+        middle = service.routes(range(17, 33), reading=reading)  # every `.L` answered .E
+        assert middle == dict.fromkeys(range(17, 33))
+        last = service.routes(range(33, 65), reading=reading)
+        assert last == {o: (o - 1) % 16 + 1 for o in range(33, 65)}
+        assert emu.stats()["by_command"] == {"ListRoutes": 8, "Interrogate": GIVE_UP_AFTER}
+        assert reading.read == 48 and reading.list_refused == 2 and not reading.list_unsupported
+        assert reading.problem().startswith(
+            f"Quartz router 127.0.0.1:{emu.port} answered neither .L nor .I for outputs 17–32 "
+            f"(.L answered .E 2 times; .I unanswered within 0.2 s 8 times;")
+        service.close()
+
+
+def test_a_reading_that_got_every_route_has_no_problem(quartz_settings, quartz_emulator):
+    service = QuartzService.from_settings()
+    reading = service.route_reading()
+    service.routes(range(1, 33), reading=reading)
+    assert reading.read == 32 and reading.problem() is None
+
+
+@pytest.mark.parametrize(("numbers", "text"), [
+    ([3], "3"), ([1, 2, 3, 5], "1–3, 5"), (range(1, 385), "1–384"),
+    ([1, 3, 5, 7, 9, 11, 13, 15], "1, 3, 5, 7, 9, 11 and 2 more ranges"),
+])
+def test_numbers_are_described_as_ranges(numbers, text):
+    assert describe_numbers(numbers) == text
 
 
 @pytest.mark.django_db
