@@ -1,16 +1,26 @@
 """Read-only views of the cached device state and the refresh runs, newest first.
 
 The refresh runs page shows the last refresh prominently (status, when, who, counts, errors, and
-its progress while it runs) and has a "Refresh now" button.
+its progress while it runs) and has a "Refresh now" button. The NEXX listener's status (one row,
+written by `manage.py nexx_listen`) opens straight on that row.
 """
+
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from mvcontrol.errors import DomainError
-from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
+from state.models import (
+    MultiviewerState,
+    NexxListenerStatus,
+    RefreshRun,
+    RoutingState,
+    WindowState,
+)
 from state.services import StateService
 
 
@@ -113,6 +123,52 @@ class RefreshRunAdmin(ReadOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:state_refreshrun_changelist"))
 
 
+LISTENER_STALE = timedelta(seconds=30)  # the listener writes its status every 2 s
+
+
+@admin.register(NexxListenerStatus)
+class NexxListenerStatusAdmin(ReadOnlyAdmin):
+    """What manage.py nexx_listen is doing: registered?, parameters live of planned, the last
+    datagram and the last check."""
+
+    list_display = ["running_state", "registered", "live_text", "last_datagram_at",
+                    "last_heal_at"]
+    readonly_fields = ["running_state", "problem", "frame", "receiver", "registered",
+                       "live_text", "refused", "datagrams", "junk_datagrams", "changes_applied",
+                       "last_datagram_at", "last_heal_at", "last_heal", "started_at",
+                       "heartbeat_at"]
+    fieldsets = [
+        (None, {"fields": ["running_state", "problem", "frame", "receiver", "registered"]}),
+        ("Subscriptions", {"fields": ["live_text", "refused"]}),
+        ("Notifications", {"fields": ["last_datagram_at", "datagrams", "junk_datagrams",
+                                      "changes_applied"]}),
+        ("Healing", {"fields": ["last_heal_at", "last_heal"]}),
+        ("Process", {"fields": ["started_at", "heartbeat_at"]}),
+    ]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if not self.has_view_permission(request):
+            return super().changelist_view(request, extra_context)
+        row = NexxListenerStatus.load()
+        return HttpResponseRedirect(reverse("admin:state_nexxlistenerstatus_change",
+                                            args=[row.pk]))
+
+    @admin.display(description="State")
+    def running_state(self, obj: NexxListenerStatus) -> str:
+        alive = obj.heartbeat_at is not None and timezone.now() - obj.heartbeat_at <= \
+            LISTENER_STALE
+        if alive or obj.state in ("stopped", "not started"):
+            return obj.state
+        return f"not running (was: {obj.state})"
+
+    @admin.display(description="Parameters live")
+    def live_text(self, obj: NexxListenerStatus) -> str:
+        text = f"{obj.parameters_live} of {obj.parameters_planned}"
+        if obj.eta_seconds:
+            text += f" (subscribing, about {max(1, round(obj.eta_seconds / 60))} min left)"
+        return text
+
+
 def counts_summary(counts: dict) -> str:
     parts = []
     if "multiviewers" in counts:
@@ -120,7 +176,9 @@ def counts_summary(counts: dict) -> str:
     if "sources" in counts:
         parts.append(f"{counts['sources']} sources")
     if "routes" in counts:
-        parts.append(f"{counts['routes']} routes")
+        unknown = counts.get("routes_unknown")
+        parts.append(f"{counts['routes']} routes read"
+                     + (f", {unknown} unknown" if unknown else ""))
     if "nexx_requests" in counts:
         parts.append(f"{counts['nexx_requests']} NEXX requests")
     return "; ".join(parts) or "—"

@@ -150,3 +150,57 @@ class RefreshRun(models.Model):
 
     def __str__(self) -> str:
         return f"Refresh {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class NexxListenerStatus(models.Model):
+    """What `manage.py nexx_listen` is doing, for admins and the health check (one row).
+
+    The listener writes it every few seconds while it runs (`heartbeat_at`), so a row whose
+    heartbeat is old says the listener is not running, whatever else it says."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    state = models.CharField(
+        max_length=32, default="not started",
+        help_text="listening, subscribing, registering, frame unreachable, waiting for settings, "
+        "turned off, stopped, not started.")
+    problem = models.TextField(blank=True, help_text="What keeps the listener from its work, "
+                               "if anything (the frame unreachable, a refusal, the settings).")
+    frame = models.CharField(max_length=500, blank=True, help_text="The frame's EV API base.")
+    receiver = models.CharField(max_length=300, blank=True,
+                                help_text="The registration with the frame: name, id, address.")
+    registered = models.BooleanField(default=False)
+    parameters_planned = models.PositiveIntegerField(
+        default=0, help_text="Parameters of the enabled multiviewers' snapshot to follow.")
+    parameters_live = models.PositiveIntegerField(
+        default=0, help_text="Of those, subscribed on the frame: changes to them arrive live.")
+    eta_seconds = models.FloatField(null=True, blank=True,
+                                    help_text="About how long subscribing the rest takes.")
+    refused = models.TextField(blank=True, help_text="The frame refused a subscription: which "
+                               "parameters are live and which are not.")
+    datagrams = models.PositiveBigIntegerField(default=0)
+    junk_datagrams = models.PositiveBigIntegerField(default=0)
+    changes_applied = models.PositiveBigIntegerField(
+        default=0, help_text="Snapshot values changed by notifications and the listener's "
+        "re-reads (values the snapshot already held change nothing).")
+    last_datagram_at = models.DateTimeField(null=True, blank=True)
+    last_heal_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="The last check of the registration.")
+    last_heal = models.TextField(blank=True, help_text="What the last check found and did.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "state_nexx_listener"
+        verbose_name = "NEXX listener status"
+        verbose_name_plural = "NEXX listener status"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="nexx_listener_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return f"NEXX listener: {self.state}"
+
+    @classmethod
+    def load(cls) -> NexxListenerStatus:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

@@ -18,6 +18,10 @@ class ConnectionStyle(models.TextChoices):
     PER_COMMAND = "per_command", "One command per connection"
 
 
+#: Where `manage.py nexx_listen` receives the frame's change notifications by default (UDP).
+DEFAULT_LISTEN_PORT = 18081
+
+
 class NexxAuthMode(models.TextChoices):
     API_KEY = "api_key", "API key"
     JWT = "jwt", "JWT (user and password)"
@@ -148,6 +152,28 @@ class NexxSettings(_Singleton):
         default=5.0, validators=[MinValueValidator(0.1), MaxValueValidator(120)],
         help_text="Seconds to wait for each HTTP request.",
     )
+    # Change notifications (manage.py nexx_listen): the frame pushes every change of the
+    # parameters the listener subscribed to, as UDP datagrams to listen_advertise:listen_port.
+    listen_enabled = models.BooleanField(
+        default=True,
+        help_text="Follow the frame's change notifications (manage.py nexx_listen). Off: the "
+        "listener waits, and the snapshot is kept by refreshes only.",
+    )
+    listen_advertise = models.CharField(
+        max_length=253, blank=True,
+        help_text="Address of this server as the frame should send to it (IP or DNS name). "
+        "Empty: the address nexx_listen binds to (then it must not bind 0.0.0.0).",
+    )
+    listen_port = models.PositiveIntegerField(
+        default=DEFAULT_LISTEN_PORT, validators=[MinValueValidator(1), MaxValueValidator(65535)],
+        help_text=f"UDP port nexx_listen receives on (default {DEFAULT_LISTEN_PORT}); open it "
+        "from the frame to this server.",
+    )
+    listen_check_seconds = models.PositiveIntegerField(
+        default=180, validators=[MinValueValidator(5), MaxValueValidator(3600)],
+        help_text="Seconds between the listener's checks that the frame still sends to it (one "
+        "request), each with one request re-reading 40 followed parameters.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -160,6 +186,12 @@ class NexxSettings(_Singleton):
                 condition=models.Q(requests_per_second__gt=0, timeout__gt=0),
                 name="nexx_limits_positive",
             ),
+            models.CheckConstraint(
+                condition=models.Q(listen_port__gte=1, listen_port__lte=65535),
+                name="nexx_listen_port_range",
+            ),
+            models.CheckConstraint(condition=models.Q(listen_check_seconds__gte=5),
+                                   name="nexx_listen_check_positive"),
         ]
 
     def __str__(self) -> str:
@@ -182,6 +214,13 @@ class NexxSettings(_Singleton):
                 errors["base_url"] = exc.messages
         if self.auth_mode == NexxAuthMode.API_KEY and self.base_url and not self.api_key:
             errors["api_key"] = ["An API key is required with auth mode 'API key'."]
+        if self.listen_advertise:
+            from devices.validation import validate_host
+
+            try:
+                validate_host(self.listen_advertise)
+            except ValidationError as exc:
+                errors["listen_advertise"] = exc.messages
         if self.auth_mode == NexxAuthMode.JWT and self.base_url:
             if not self.jwt_username:
                 errors["jwt_username"] = ["A user name is required with auth mode 'JWT'."]

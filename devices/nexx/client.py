@@ -11,6 +11,11 @@ Lists are split into requests of at most 40 parameters. Only reads are retried (
 timed out may have been applied; sending it again is the caller's decision). Secrets travel in
 headers (API key, JWT) or, for the JWT calls the device defines that way, in the path; they
 never appear in an error message.
+
+Background work (the change-notification listener subscribing thousands of parameters) runs
+inside `with client.background():` — its requests then yield to everyone else's: each takes a
+throttle slot only when the frame's schedule is free right now, so an operator's write that
+arrives meanwhile is never queued behind it. The total stays under the configured rate either way.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from devices.errors import (
     DeviceUnreachable,
     TooManyParameters,
 )
-from devices.nexx import codec
+from devices.nexx import codec, notify
 from devices.nexx.catalog import (
     MAX_PARAMETERS_PER_REQUEST,
     InvalidParameterId,
@@ -104,6 +109,15 @@ class RequestCount:
     """HTTP requests sent while a `count_requests()` block ran (in this thread)."""
 
     requests: int = 0
+
+
+@dataclass(frozen=True)
+class _Background:
+    """How this thread's requests take their slots inside `background()`."""
+
+    cancel: threading.Event | None
+    pause: float
+    max_wait: float
 
 
 class NexxClient:
@@ -180,6 +194,58 @@ class NexxClient:
                 raise
             written += len(batch)
 
+    # --- change notifications (devices/nexx/notify.py) ----------------------------------------
+
+    def server_status(self) -> list[notify.Receiver]:
+        """The receivers registered with the frame and what each is subscribed to."""
+        command = "EV/SERVERSTATUS"
+        return self._request(codec.server_status_path(), command, idempotent=True,
+                             parse=lambda doc: self._notify_reply(
+                                 doc, command, notify.parse_server_status))
+
+    def server_add(self, ip: str, name: str, port: int) -> notify.Receiver:
+        """Register a UDP receiver at ip:port under `name`. Not retried: a lost answer may hide
+        a registration made, which the caller finds by name in server_status()."""
+        command = f"EV/SERVERADD {name} {ip}:{port}/udp"
+        return self._request(codec.server_add_path(ip, name, port), command, idempotent=False,
+                             parse=lambda doc: self._notify_reply(
+                                 doc, command, notify.parse_server_add))
+
+    def notify_add(self, server_id: str, param_id: str) -> bool:
+        """Subscribe receiver `server_id` to one parameter instance. True: subscribed now;
+        False: it was already ("Variable exists"). Any other refusal is DeviceRefused with the
+        frame's text. Retried like a read: asking twice is harmless."""
+        ref = parse_param_id(param_id)
+        if not ref.parameter.readable:
+            raise InvalidParameterId(f"{param_id}: {ref.parameter.name} is write-only",
+                                     param_id=param_id)
+        command = f"EV/NOTIFYADD {ref.id}"
+        return self._request(codec.notify_add_path(server_id, ref.id), command, idempotent=True,
+                             parse=lambda doc: self._notify_reply(
+                                 doc, command, notify.parse_notify_add))
+
+    def server_del(self, server_id: str) -> None:
+        """Remove a receiver and its subscriptions from the frame."""
+        command = f"EV/SERVERDEL {server_id}"
+        self._request(codec.server_del_path(server_id), command, idempotent=False,
+                      parse=lambda doc: self._written(doc, command))
+
+    @contextlib.contextmanager
+    def background(self, *, cancel: threading.Event | None = None, pause: float | None = None,
+                   max_wait: float = 60.0) -> Iterator[None]:
+        """Inside the block this thread's requests yield to everyone else's: each takes a
+        throttle slot only when one is free right now, else waits `pause` seconds (default a
+        quarter of the slot interval) and asks again. DeviceBusy after `max_wait` seconds
+        without a free slot, or at once when `cancel` is set."""
+        previous = getattr(self._local, "background", None)
+        interval = self.throttle.interval if self.throttle is not None else 0.01
+        self._local.background = _Background(
+            cancel, max(0.001, interval / 4 if pause is None else pause), max_wait)
+        try:
+            yield
+        finally:
+            self._local.background = previous
+
     def verify_jwt(self) -> bool:
         """Ask the frame whether the current JWT is still valid (False without one)."""
         token = self._jwt
@@ -234,7 +300,11 @@ class NexxClient:
     def _exchange(self, path: str, headers: dict[str, str], command: str) -> object:
         """One throttled HTTP GET; the parsed JSON document (None for an empty 2xx body)."""
         if self.throttle is not None:
-            self.throttle.acquire(1, timeout=self.busy_timeout, command=command)
+            background = getattr(self._local, "background", None)
+            if background is None:
+                self.throttle.acquire(1, timeout=self.busy_timeout, command=command)
+            else:
+                self._acquire_when_free(background, command)
         url = self.config.api_base + path
         self._count()
         try:
@@ -256,6 +326,27 @@ class NexxClient:
             raise self._error(DeviceUnreachable, f"is unreachable for {command} ({reason})",
                               command)
         return self._interpret(response, command)
+
+    def _acquire_when_free(self, background: _Background, command: str) -> None:
+        """A slot only when the schedule is free now (timeout 0: nothing reserved otherwise).
+        Whoever else asks meanwhile (an operator's write, a refresh) reserves ahead of us."""
+        assert self.throttle is not None
+        deadline = time.monotonic() + background.max_wait
+        while True:
+            if background.cancel is not None and background.cancel.is_set():
+                raise self._error(DeviceBusy, f"was not asked {command}: the work was stopped",
+                                  command)
+            try:
+                self.throttle.acquire(1, timeout=0.0, command=command)
+                return
+            except DeviceBusy:
+                if time.monotonic() >= deadline:
+                    raise self._error(DeviceBusy, f"is busy: no free slot for background work "
+                                      f"({command}) within {background.max_wait:g} s", command)
+            if background.cancel is not None:
+                background.cancel.wait(background.pause)
+            else:
+                time.sleep(background.pause)
 
     def _interpret(self, response: httpx.Response, command: str) -> object:
         status = response.status_code
@@ -308,6 +399,15 @@ class NexxClient:
             codec.raise_for_error(doc)
         except codec.ErrorReply as exc:
             raise self._device_error(exc, command)
+
+    def _notify_reply(self, doc: object, command: str, parse: Callable[[object], object]):
+        try:
+            return parse(doc)
+        except codec.ErrorReply as exc:
+            raise self._device_error(exc, command)
+        except codec.MalformedReply as exc:
+            raise self._error(DeviceProtocolError, f"answered {command} with a malformed "
+                              f"reply: {exc}", command)
 
     def _device_error(self, exc: codec.ErrorReply, command: str) -> DeviceError:
         text = self._scrub(exc.text)

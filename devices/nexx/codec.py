@@ -9,6 +9,10 @@ Requests (every call is an HTTP GET):
     EV/SET/parameter/{id}/{value}           EV/SET/parameter?{id}={value}
     EV/SET/parameters/{id1},{id2}/{v1},{v2} EV/SET/parameters?{id1}={v1}&{id2}={v2}
     BT/JWTCREATE/{base64 of {"username", "password"}}, BT/JWTREFRESH/{jwt}, BT/JWTVERIFY/{jwt}
+    EV/SERVERSTATUS                         EV/SERVERADD/server/{ip}/{name}/{port}/udp
+    EV/NOTIFYADD/parameter/{server id}/{id} EV/SERVERDEL/server/{server id}
+(the last four register a receiver of change notifications: devices/nexx/notify.py has their
+replies and the datagrams)
 
 Replies (all three seen in the field, values as strings or numbers):
     keyed    {"2704.3": "5", "2709.3.0.0": "CAM 3"}
@@ -118,6 +122,23 @@ def jwt_refresh_path(token: str) -> str:
 
 def jwt_verify_path(token: str) -> str:
     return "BT/JWTVERIFY/" + quote_value(token)
+
+
+def server_status_path() -> str:
+    return "EV/SERVERSTATUS"
+
+
+def server_add_path(ip: str, name: str, port: int, protocol: str = "udp") -> str:
+    return (f"EV/SERVERADD/server/{quote_value(ip)}/{quote_value(name)}/{int(port)}/"
+            f"{quote_value(protocol)}")
+
+
+def notify_add_path(server_id: str, param_id: str) -> str:
+    return f"EV/NOTIFYADD/parameter/{quote_value(server_id)}/{quote_value(param_id)}"
+
+
+def server_del_path(server_id: str) -> str:
+    return f"EV/SERVERDEL/server/{quote_value(server_id)}"
 
 
 # --- client side: replies -----------------------------------------------------------------
@@ -249,7 +270,32 @@ class JwtVerify:
     token: str
 
 
-ApiRequest = EvGet | EvSet | JwtCreate | JwtRefresh | JwtVerify
+@dataclass(frozen=True)
+class ServerStatus:
+    """EV/SERVERSTATUS: the receivers registered and what each is subscribed to."""
+
+
+@dataclass(frozen=True)
+class ServerAdd:
+    ip: str
+    name: str
+    port: int
+    protocol: str
+
+
+@dataclass(frozen=True)
+class NotifyAdd:
+    server_id: str
+    param_id: str
+
+
+@dataclass(frozen=True)
+class ServerDel:
+    server_id: str
+
+
+ApiRequest = (EvGet | EvSet | JwtCreate | JwtRefresh | JwtVerify | ServerStatus | ServerAdd
+              | NotifyAdd | ServerDel)
 
 
 @dataclass(frozen=True)
@@ -287,6 +333,8 @@ def parse_request(target: str, base: str = "/v.api/apis/") -> ParsedRequest:
         call = JwtRefresh(unquote(rest[0]))
     elif head == ["BT", "JWTVERIFY"] and len(rest) == 1:
         call = JwtVerify(unquote(rest[0]))
+    elif head[:1] == ["EV"] and head[1:] and head[1] in _NOTIFY_CALLS:
+        call = _NOTIFY_CALLS[head[1]](rest)
     else:
         raise BadRequest(f"unknown call {'/'.join(segments[:2])!r}")
     return ParsedRequest(call, credentials)
@@ -330,6 +378,40 @@ def _parse_set(rest: list[str], query: list[tuple[str, str]]) -> EvSet:
     if any(not pid for pid, _ in pairs):
         raise BadRequest("empty parameter id")
     return EvSet(pairs)
+
+
+def _named(rest: list[str], noun: str, count: int, call: str) -> list[str]:
+    """The `count` path segments after `noun` (EV/SERVERADD/server/…), unquoted."""
+    if len(rest) != count + 1 or rest[0].lower() != noun or not all(rest[1:]):
+        raise BadRequest(f"{call} takes {noun}/" + "/".join(["…"] * count))
+    return [unquote(segment) for segment in rest[1:]]
+
+
+def _parse_server_status(rest: list[str]) -> ServerStatus:
+    if any(rest):
+        raise BadRequest("SERVERSTATUS takes nothing more")
+    return ServerStatus()
+
+
+def _parse_server_add(rest: list[str]) -> ServerAdd:
+    ip, name, port, protocol = _named(rest, "server", 4, "SERVERADD")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise BadRequest(f"SERVERADD: {port!r} is not a port")
+    return ServerAdd(ip, name, int(port), protocol.lower())
+
+
+def _parse_notify_add(rest: list[str]) -> NotifyAdd:
+    server_id, pid = _named(rest, "parameter", 2, "NOTIFYADD")
+    return NotifyAdd(server_id, pid)
+
+
+def _parse_server_del(rest: list[str]) -> ServerDel:
+    (server_id,) = _named(rest, "server", 1, "SERVERDEL")
+    return ServerDel(server_id)
+
+
+_NOTIFY_CALLS = {"SERVERSTATUS": _parse_server_status, "SERVERADD": _parse_server_add,
+                 "NOTIFYADD": _parse_notify_add, "SERVERDEL": _parse_server_del}
 
 
 def _parse_jwt_create(encoded: str) -> JwtCreate:

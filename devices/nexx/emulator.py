@@ -22,25 +22,45 @@ times None = every request until `clear_faults()`):
     rate_limited     answer HTTP 503 "Too many requests", as the frame does over its limit
 Over HTTP: GET /_emulator/stats, GET /_emulator/faults?http_500=2 (0 clears, -1 always),
 GET /_emulator/reset (stats).
+
+Change notifications (devices/nexx/notify.py): EV/SERVERSTATUS, EV/SERVERADD, EV/NOTIFYADD and
+EV/SERVERDEL keep receivers and their subscriptions (in `state_file` too, when given, so they
+outlive a restart of the emulator as they outlive a restart of the frame); every change of a
+subscribed parameter — through EV/SET, or "on the frame" through `set()` / `panel()` or
+GET /_emulator/panel?2709.0.0.0=HELLO, as the frame's own panel would — goes to each receiver
+subscribed to it as a UDP datagram. Their faults, settable at run time (attributes, or
+GET /_emulator/notify?drop=0.5&duplicate=0&reorder=0&delay_ms=0&max_subscriptions=none):
+    notify_drop       share of datagrams never sent (0..1)
+    notify_duplicate  share sent twice
+    notify_reorder    share held back and sent after the next one to the same receiver
+    notify_delay_ms   delay of every datagram
+    max_subscriptions NOTIFYADD refused once the frame holds this many subscriptions
+    reboot()          forget every receiver (GET /_emulator/reboot), as a frame restart may
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import heapq
+import itertools
 import json
 import logging
+import os
+import random
 import secrets
 import socket
 import ssl
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote
 
-from devices.nexx import codec
+from devices.nexx import codec, notify
 from devices.nexx.catalog import (
     LAYERS_PER_WINDOW,
     MAX_MULTIVIEWERS,
@@ -65,6 +85,28 @@ FAULTS = ("http_500", "timeout", "malformed_json", "drop_connection", "too_many_
 DEFAULT_API_KEY = "emulator-api-key"  # noqa: S105 - the emulator's own demo credential
 _SECONDS_KEPT = 600
 
+_STATE_SAVE_EVERY = 0.5  # seconds: subscriptions come one request each, the file is written less
+_REORDER_HOLD = 1.0  # seconds a datagram held back for reordering waits for the next one
+_NOTIFY_CALLS = {codec.ServerStatus: "EV/SERVERSTATUS", codec.ServerAdd: "EV/SERVERADD",
+                 codec.NotifyAdd: "EV/NOTIFYADD", codec.ServerDel: "EV/SERVERDEL"}
+
+
+@dataclass
+class _Receiver:
+    """A receiver registered with the emulated frame; `parameters` in subscription order."""
+
+    id: str
+    name: str
+    ip: str
+    port: int
+    protocol: str
+    parameters: dict[str, None] = field(default_factory=dict)
+
+    def public(self) -> notify.Receiver:
+        return notify.Receiver(self.id, self.name, self.ip, self.port, self.protocol,
+                               frozenset(self.parameters))
+
+
 # Operator layouts (1..43) given to multiviewers in turn: a frame in use has a mix.
 _DEMO_LAYOUTS = (1, 2, 36, 3, 5, 12, 41, 37, 43, 4, 28, 20, 11, 42, 31, 16)
 _DEMO_LABELS = ("CAM 1", "CAM 2", "CAM 3", "CAM 4", "CAM 5", "CAM 6", "JIB", "STEADI",
@@ -79,10 +121,16 @@ class NexxEmulator:
                  jwt_lifespan: float = 4500, jwt_role: str = "administrator",
                  error_status: int = 200, auth_error_status: int = 401,
                  hang_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 tls_certfile: str | None = None, tls_keyfile: str | None = None) -> None:
+                 tls_certfile: str | None = None, tls_keyfile: str | None = None,
+                 state_file: str | Path | None = None, max_subscriptions: int | None = None,
+                 notify_drop: float = 0.0, notify_duplicate: float = 0.0,
+                 notify_reorder: float = 0.0, notify_delay_ms: float = 0.0,
+                 notify_seed: int | None = None, notify_method: str = "notify") -> None:
         """`clock` (monotonic seconds) drives JWT expiry and the max_rps window; with
         `tls_certfile`/`tls_keyfile` the frame speaks HTTPS, as installations with self-signed
-        certificates do."""
+        certificates do. `state_file` keeps the receivers and their subscriptions across
+        restarts; the notify_* options and `max_subscriptions` are the notification faults (see
+        the module's docstring), `notify_seed` makes their choices repeatable."""
         if not 1 <= multiviewers <= MAX_MULTIVIEWERS:
             raise ValueError(f"multiviewers must be 1..{MAX_MULTIVIEWERS}")
         auth = auth.replace("_", "-")
@@ -120,7 +168,27 @@ class NexxEmulator:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self.recent_requests: deque[str] = deque(maxlen=1000)  # request targets, newest last
+        # Change notifications.
+        self.state_file = Path(state_file) if state_file else None
+        self.max_subscriptions = max_subscriptions
+        self.notify_drop = notify_drop
+        self.notify_duplicate = notify_duplicate
+        self.notify_reorder = notify_reorder
+        self.notify_delay_ms = notify_delay_ms
+        self.notify_method = notify_method
+        self._receivers: dict[str, _Receiver] = {}
+        self._next_receiver = 1
+        self._rng = random.Random(notify_seed)
+        self._out = threading.Condition()  # guards what follows (after self._lock, never before)
+        self._outbox: list[tuple[float, int, tuple[str, int], bytes]] = []  # heap by due time
+        self._out_seq = itertools.count()
+        self._held: dict[tuple[str, int], tuple[bytes, int, float]] = {}
+        self._notify_counts: Counter[str] = Counter()
+        self._udp: socket.socket | None = None
+        self._sender: threading.Thread | None = None
+        self._state_dirty = False
         self._reset_state()
+        self._load_receivers()
         self.reset_stats()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -139,9 +207,17 @@ class NexxEmulator:
             server.socket = context.wrap_socket(server.socket, server_side=True,
                                                 do_handshake_on_connect=False)
         self._server = server
+        # Datagrams leave from the frame's own address, as a frame's do.
+        udp = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET,
+                            socket.SOCK_DGRAM)
+        udp.bind((self.host, 0))
+        self._udp = udp
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"nexx-emulator-{self.port}", daemon=True)
         self._thread.start()
+        self._sender = threading.Thread(target=self._send_datagrams,
+                                        name=f"nexx-emulator-{self.port}-notify", daemon=True)
+        self._sender.start()
         return self
 
     def stop(self) -> None:
@@ -156,6 +232,13 @@ class NexxEmulator:
                 sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(5)
+        with self._out:
+            self._out.notify_all()
+        if self._sender is not None:
+            self._sender.join(5)
+        if self._udp is not None:
+            self._udp.close()
+        self.save_state()
 
     def __enter__(self) -> NexxEmulator:
         return self.start() if self._server is None else self
@@ -189,12 +272,43 @@ class NexxEmulator:
             return self._state[pid]
 
     def set(self, pid: str, value: str | int) -> None:
-        """Set a raw device value directly (no validation, as a front panel would)."""
+        """Set a raw device value directly (no validation), as the frame's own panel would:
+        receivers subscribed to it are told."""
         with self._lock:
             if pid not in self._state:
                 raise KeyError(pid)
+            changed = self._state[pid] != str(value)
             self._state[pid] = str(value)
             self._recount_enabled()
+            if changed:
+                self._notify([(pid, str(value))])
+
+    def panel(self, values: dict[str, str]) -> dict[str, str]:
+        """Change values "on the frame" (raw device values, checked as the frame's panel would
+        check them: layout 0..42, PCM index 0..6, text); ValueError naming every problem and
+        nothing changed. Subscribed receivers are told. The values set."""
+        problems: list[str] = []
+        checked: dict[str, str] = {}
+        for pid, value in values.items():
+            problem = self._resolve(pid)
+            if problem is None and not parse_param_id(pid).parameter.readable:
+                problem = f"{pid} is write-only"
+            if problem is not None:
+                problems.append(problem)
+                continue
+            try:
+                checked[parse_param_id(pid).id] = parse_param_id(pid).parameter.check_device(
+                    value, name=pid)
+            except InvalidParameterValue as exc:
+                problems.append(exc.detail)
+        if problems:
+            raise ValueError("; ".join(problems))
+        with self._lock:
+            changed = [(pid, v) for pid, v in checked.items() if self._state.get(pid) != v]
+            self._state.update(checked)
+            self._recount_enabled()
+            self._notify(changed)
+        return checked
 
     def values(self) -> dict[str, str]:
         with self._lock:
@@ -306,6 +420,8 @@ class NexxEmulator:
             self._served: Counter[str] = Counter()
             self._by_call: Counter[str] = Counter()
             self._params_per_request: Counter[int] = Counter()
+            with self._out:
+                self._notify_counts.clear()
 
     def stats(self) -> dict:
         """Requests seen (all of them, refused ones included) and what they carried; the same
@@ -335,6 +451,7 @@ class NexxEmulator:
                 "jwt_created": self._served["jwt_created"],
                 "jwt_refreshed": self._served["jwt_refreshed"],
                 "preview_updates": self._served["preview_updates"],
+                **self._notify_stats(),
             }
 
     def _arrive(self, target: str) -> bool:
@@ -386,12 +503,14 @@ class NexxEmulator:
                 f"Error: {codec.TOO_MANY_PARAMETERS_TEXT} (got {count})")
         if isinstance(call, codec.EvGet):
             return self._get(call)
-        assert isinstance(call, codec.EvSet)
-        return self._set(call)
+        if isinstance(call, codec.EvSet):
+            return self._set(call)
+        return self._receiver_call(call)
 
     def _count_call(self, call: codec.ApiRequest, parameters: int) -> None:
         names = {codec.EvGet: "EV/GET", codec.EvSet: "EV/SET", codec.JwtCreate: "BT/JWTCREATE",
-                 codec.JwtRefresh: "BT/JWTREFRESH", codec.JwtVerify: "BT/JWTVERIFY"}
+                 codec.JwtRefresh: "BT/JWTREFRESH", codec.JwtVerify: "BT/JWTVERIFY",
+                 **_NOTIFY_CALLS}
         with self._lock:
             self._by_call[names[type(call)]] += 1
             if isinstance(call, codec.EvGet | codec.EvSet):
@@ -507,12 +626,16 @@ class NexxEmulator:
         if problems:
             return self.error_status, codec.encode_error("Error: " + "; ".join(problems))
         with self._lock:
+            changed: list[tuple[str, str]] = []
             for pid, value in checked:
                 if parse_param_id(pid).parameter.readable:
+                    if self._state[pid] != value:
+                        changed.append((pid, value))
                     self._state[pid] = value
                 else:
                     self._served["preview_updates"] += 1
             self._recount_enabled()
+            self._notify(changed)
         echo = [(pid, value) for pid, value in checked]
         return 200, codec.encode_values(echo, self.reply_format, single=len(echo) == 1)
 
@@ -533,7 +656,227 @@ class NexxEmulator:
             except ValueError as exc:
                 return 400, codec.encode_error(str(exc))
             return 200, json.dumps(self.faults).encode()
+        if name == "panel":
+            try:
+                # Raw values, percent-decoded once: "2709.0.0.0=CAM%203" is "CAM 3".
+                values = {unquote(k): unquote(v) for k, _, v in
+                          (pair.partition("=") for pair in query.split("&") if pair)}
+                if not values:
+                    raise ValueError("name at least one parameter: ?2709.0.0.0=HELLO")
+                return 200, codec.encode_json(self.panel(values))
+            except ValueError as exc:
+                return 400, codec.encode_error(str(exc))
+        if name == "reboot":
+            self.reboot()
+            return 200, b'{"status": "success"}'
+        if name == "receivers":
+            return 200, notify.encode_server_status(self.receivers())
+        if name == "notify":
+            try:
+                self._set_notify_faults(parse_qsl(query))
+            except ValueError as exc:
+                return 400, codec.encode_error(str(exc))
+            return 200, json.dumps(self.notify_faults()).encode()
         return 404, codec.encode_error("not found")
+
+    # --- change notifications ------------------------------------------------------------------
+
+    def receivers(self) -> list[notify.Receiver]:
+        with self._lock:
+            return [r.public() for r in self._receivers.values()]
+
+    def reboot(self) -> None:
+        """Forget every receiver and what is on its way to them, as a frame restart may."""
+        with self._lock:
+            self._receivers.clear()
+            self._state_dirty = True
+            with self._out:
+                self._outbox.clear()
+                self._held.clear()
+                self._notify_counts["reboots"] += 1
+
+    def notify_faults(self) -> dict:
+        return {"drop": self.notify_drop, "duplicate": self.notify_duplicate,
+                "reorder": self.notify_reorder, "delay_ms": self.notify_delay_ms,
+                "max_subscriptions": self.max_subscriptions}
+
+    def _set_notify_faults(self, pairs: list[tuple[str, str]]) -> None:
+        shares = {"drop": "notify_drop", "duplicate": "notify_duplicate",
+                  "reorder": "notify_reorder"}
+        updates: dict[str, object] = {}
+        for key, value in pairs:
+            if key in shares:
+                share = float(value)
+                if not 0 <= share <= 1:
+                    raise ValueError(f"{key} is a share from 0 to 1")
+                updates[shares[key]] = share
+            elif key == "delay_ms":
+                updates["notify_delay_ms"] = max(0.0, float(value))
+            elif key == "max_subscriptions":
+                updates["max_subscriptions"] = (None if value.lower() in ("", "none", "-1")
+                                                else int(value))
+            else:
+                raise ValueError(f"unknown notification fault {key!r}")
+        for attribute, value in updates.items():
+            setattr(self, attribute, value)
+
+    def _receiver_call(self, call: codec.ApiRequest) -> tuple[int, bytes]:
+        with self._lock:
+            if isinstance(call, codec.ServerStatus):
+                return 200, notify.encode_server_status(self.receivers())
+            if isinstance(call, codec.ServerAdd):
+                if call.protocol != "udp":
+                    return self.error_status, codec.encode_error(
+                        f"Error: protocol {call.protocol} is not supported")
+                receiver = _Receiver(str(self._next_receiver), call.name, call.ip, call.port,
+                                     call.protocol)
+                self._next_receiver += 1
+                self._receivers[receiver.id] = receiver
+                self._state_dirty = True
+                return 200, notify.encode_server(receiver.public())
+            if isinstance(call, codec.ServerDel):
+                if self._receivers.pop(call.server_id, None) is None:
+                    return self.error_status, codec.encode_error(
+                        f"Error: server {call.server_id} not found")
+                self._state_dirty = True
+                return 200, b'{"status": "success"}'
+            assert isinstance(call, codec.NotifyAdd)
+            receiver = self._receivers.get(call.server_id)
+            if receiver is None:
+                return self.error_status, codec.encode_error(
+                    f"Error: server {call.server_id} not found")
+            problem = self._resolve(call.param_id)
+            if problem is None and not parse_param_id(call.param_id).parameter.readable:
+                problem = f"{call.param_id} is write-only"
+            if problem is not None:
+                return self.error_status, codec.encode_error(f"Error: {problem}")
+            pid = parse_param_id(call.param_id).id
+            if pid in receiver.parameters:
+                return self.error_status, codec.encode_error("Variable exists")
+            held = sum(len(r.parameters) for r in self._receivers.values())
+            if self.max_subscriptions is not None and held >= self.max_subscriptions:
+                return self.error_status, codec.encode_error(
+                    f"Error: notification limit reached ({self.max_subscriptions} parameters)")
+            receiver.parameters[pid] = None
+            self._state_dirty = True
+            return 200, b'{"status": "success"}'
+
+    def _notify(self, changed: Iterable[tuple[str, str]]) -> None:
+        """Queue datagrams for the receivers subscribed to the changed parameters (called with
+        self._lock held, so the datagrams go out in the order of the changes)."""
+        changed = list(changed)
+        if not changed:
+            return
+        for receiver in self._receivers.values():
+            entries = [(pid, value) for pid, value in changed if pid in receiver.parameters]
+            for start in range(0, len(entries), notify.ENTRIES_PER_DATAGRAM):
+                self._post((receiver.ip, receiver.port), notify.encode_datagram(
+                    entries[start:start + notify.ENTRIES_PER_DATAGRAM],
+                    method=self.notify_method))
+
+    def _post(self, address: tuple[str, int], data: bytes) -> None:
+        with self._out:
+            counts = self._notify_counts
+            counts["queued"] += 1
+            if self._rng.random() < self.notify_drop:
+                counts["dropped"] += 1
+                return
+            copies = 1
+            if self._rng.random() < self.notify_duplicate:
+                copies = 2
+                counts["duplicated"] += 1
+            now = time.monotonic()
+            due = now + self.notify_delay_ms / 1000
+            held = self._held.pop(address, None)
+            if held is None and self._rng.random() < self.notify_reorder:
+                self._held[address] = (data, copies, now)  # goes out after the next one
+                counts["reordered"] += 1
+                return
+            for _ in range(copies):
+                heapq.heappush(self._outbox, (due, next(self._out_seq), address, data))
+            if held is not None:
+                for _ in range(held[1]):
+                    heapq.heappush(self._outbox, (due, next(self._out_seq), address, held[0]))
+            self._out.notify()
+
+    def _send_datagrams(self) -> None:
+        last_save = 0.0
+        while not self._stopping.is_set():
+            due: list[tuple[tuple[str, int], bytes]] = []
+            with self._out:
+                now = time.monotonic()
+                for address, (data, copies, since) in list(self._held.items()):
+                    if now - since >= _REORDER_HOLD:  # nothing came after it: let it go
+                        del self._held[address]
+                        due += [(address, data)] * copies
+                while self._outbox and self._outbox[0][0] <= now:
+                    _, _, address, data = heapq.heappop(self._outbox)
+                    due.append((address, data))
+                if not due:
+                    wait = 0.1 if not self._outbox else min(0.1, self._outbox[0][0] - now)
+                    self._out.wait(max(wait, 0.001))
+            for address, data in due:
+                try:
+                    assert self._udp is not None
+                    self._udp.sendto(data, address)
+                    sent = "sent"
+                except OSError:
+                    sent = "failed"  # nobody there, or an address this host cannot reach
+                with self._out:
+                    self._notify_counts[sent] += 1
+            if self._state_dirty and time.monotonic() - last_save >= _STATE_SAVE_EVERY:
+                last_save = time.monotonic()
+                self.save_state()
+
+    def _notify_stats(self) -> dict:
+        with self._out:
+            counts = dict(self._notify_counts)
+        return {
+            "receivers": len(self._receivers),
+            "subscriptions": sum(len(r.parameters) for r in self._receivers.values()),
+            "datagrams_sent": counts.get("sent", 0),
+            "datagrams_dropped": counts.get("dropped", 0),
+            "datagrams_duplicated": counts.get("duplicated", 0),
+            "datagrams_reordered": counts.get("reordered", 0),
+            "datagrams_failed": counts.get("failed", 0),
+            "reboots": counts.get("reboots", 0),
+        }
+
+    # --- the state file ----------------------------------------------------------------------
+
+    def save_state(self) -> None:
+        """Write the receivers and their subscriptions to `state_file` (if any)."""
+        if self.state_file is None:
+            return
+        with self._lock:
+            if not self._state_dirty and self.state_file.exists():
+                return
+            doc = {"next_receiver": self._next_receiver,
+                   "receivers": [notify.server_document(r.public()) | {
+                       "notify": {"ip": r.ip, "port": r.port, "protocol": r.protocol,
+                                  "parameters": list(r.parameters)}}
+                       for r in self._receivers.values()]}
+            self._state_dirty = False
+        temporary = self.state_file.with_name(self.state_file.name + ".tmp")
+        temporary.write_text(json.dumps(doc))
+        os.replace(temporary, self.state_file)
+
+    def _load_receivers(self) -> None:
+        if self.state_file is None or not self.state_file.exists():
+            return
+        try:
+            doc = json.loads(self.state_file.read_text())
+            receivers = notify.parse_server_status({"servers": doc["receivers"]})
+            order = {str(item["id"]): item["notify"]["parameters"] for item in doc["receivers"]}
+            next_receiver = int(doc["next_receiver"])
+        except (OSError, ValueError, KeyError, TypeError, codec.ReplyError) as exc:
+            raise ValueError(f"the state file {self.state_file} cannot be read: {exc}") from exc
+        for r in receivers:
+            self._receivers[r.id] = _Receiver(
+                r.id, r.name, r.ip, r.port or 0, r.protocol,
+                {notify.canonical_id(p): None for p in order.get(r.id, [])})
+        self._next_receiver = max(next_receiver, 1 + max(
+            (int(i) for i in self._receivers if i.isdigit()), default=0))
 
 
 def _same(given: str, expected: str) -> bool:

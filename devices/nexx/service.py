@@ -7,6 +7,9 @@
     with service.count_requests() as sent:
         service.write({})
     assert sent.requests == 0
+    service.server_status()                         # change notifications: the receivers
+    with service.background(cancel=stop):           # requests that yield to everyone else's
+        service.notify_add(receiver.id, "2704.0")
 
 One service (one httpx connection pool) per process, shared by every thread, re-created when
 the integration settings change and after a fork. Every request goes through the frame's
@@ -35,6 +38,7 @@ from devices.nexx.catalog import (
     parse_param_id,
 )
 from devices.nexx.client import NexxClient, NexxConfig, RequestCount
+from devices.nexx.notify import Receiver
 from devices.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -145,6 +149,33 @@ class NexxService:
     def update_preview(self, mv: int) -> None:
         """Ask the frame to refresh its preview of multiviewer `mv` (0-based)."""
         self.client.write({param_id("update_preview", mv): "1"})
+
+    # --- change notifications ------------------------------------------------------------------
+
+    def server_status(self) -> list[Receiver]:
+        """The receivers registered with the frame, each with the parameters it follows."""
+        return self.client.server_status()
+
+    def server_add(self, ip: str, name: str, port: int) -> Receiver:
+        """Register a UDP receiver of change notifications at ip:port under `name`."""
+        return self.client.server_add(ip, name, port)
+
+    def notify_add(self, server_id: str, param_id: str) -> bool:
+        """Subscribe a receiver to one parameter (False: it already was). DeviceRefused when
+        the frame refuses, with its reason."""
+        return self.client.notify_add(server_id, param_id)
+
+    def server_del(self, server_id: str) -> None:
+        """Remove a receiver and its subscriptions."""
+        self.client.server_del(server_id)
+
+    @contextlib.contextmanager
+    def background(self, *, cancel: threading.Event | None = None,
+                   max_wait: float = 60.0) -> Iterator[None]:
+        """This thread's requests inside the block yield to everyone else's (see
+        NexxClient.background): background work never queues ahead of an operator."""
+        with self.client.background(cancel=cancel, max_wait=max_wait):
+            yield
 
     # --- request accounting ------------------------------------------------------------------
 
