@@ -50,7 +50,7 @@ test: lint check browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Every bench runs even when an earlier one misses a target; the exit status says if any did.
-BENCHES := quartz refresh notify api_load protection
+BENCHES := quartz refresh notify api_load live protection
 bench: migrate
 	@status=0; for b in $(BENCHES); do echo "== bench/$$b.py"; \
 		$(BIN)/python bench/$$b.py || status=1; done; exit $$status

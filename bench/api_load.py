@@ -1,11 +1,12 @@
 """API latency and throughput under gunicorn, with the device emulators, on the embedded database.
 
     .venv/bin/python bench/api_load.py [--workers N] [--operators 32] [--duration 8]
-        (or: make bench)
+        [--server asgi|wsgi]                                          (or: make bench)
 
-Starts the stack (bench/stack.py: gunicorn with N sync workers, default 2 x cores + 1, a scratch
-database, the NEXX and Quartz emulators, one refresh run), logs in the operators with their
-passwords, then for concurrency 1, 8 and 32 measures p50/p99 latency and requests per second of
+Starts the stack (bench/stack.py: gunicorn with N uvicorn workers serving mvcontrol.asgi as
+production does, or sync workers with --server wsgi; default 2 x cores + 1; a scratch database,
+the NEXX and Quartz emulators, one refresh run), logs in the operators with their passwords, then
+for concurrency 1, 8 and 32 measures p50/p99 latency and requests per second of
 - GET /api/multiviewers/{id}: each operator reads the multiviewer granted to them;
 - window writes, POST /api/multiviewers/{id}/windows/1 {"source", "pcm_bars"}: one router
   switch and one NEXX request each; every operator writes to their own multiviewer, so no edit
@@ -181,6 +182,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=300,
                         help="pairs of a direct device round trip and a write, timed "
                              "alternately one at a time")
+    parser.add_argument("--server", choices=("asgi", "wsgi"), default="asgi",
+                        help="asgi: gunicorn with uvicorn workers, as production runs (default); "
+                             "wsgi: gunicorn's sync workers")
     args = parser.parse_args()
     if args.operators < max(LEVELS):
         parser.error(f"--operators must be at least {max(LEVELS)} (one per concurrent writer)")
@@ -188,14 +192,15 @@ def main() -> int:
     print("Rate limits off for this bench (RATELIMIT_ENABLE=false): operators writing flat out "
           "would be held to WRITE_RATE per user; the per-user limits are exercised by "
           "bench/protection.py and the test suite.")
-    stack = Stack(workers=args.workers, operators=args.operators,
+    stack = Stack(workers=args.workers, operators=args.operators, asgi=args.server == "asgi",
                   env={"RATELIMIT_ENABLE": "false"}, suffix="bench_api")
     with stack:
         operators = stack.log_in_operators()
         machine = cpu_description()
         print(f"machine: {machine['cores']} cores, {machine['cpu']}, {machine['ram_gib']} GiB RAM,"
               f" sum(range(1000)) in {machine['python_loop_us']} µs;"
-              f" gunicorn {stack.workers} sync workers; {len(operators)} operators logged in")
+              f" gunicorn {stack.workers} {'uvicorn' if stack.asgi else 'sync'} workers;"
+              f" {len(operators)} operators logged in")
         source_ids = stack.source_ids
 
         def read(i: int, n: int):
@@ -207,7 +212,7 @@ def main() -> int:
             body = {"source": source_ids[(n % 2) + 1], "pcm_bars": (4, 8)[n % 2]}
             return "POST", f"/api/multiviewers/{who.multiviewer}/windows/1", who, body
 
-        results: dict = {"machine": machine, "workers": stack.workers,
+        results: dict = {"machine": machine, "workers": stack.workers, "server": args.server,
                          "operators": len(operators), "duration": args.duration,
                          "get": [], "write": []}
         for level in LEVELS:

@@ -9,8 +9,9 @@
   pointing at them, and one refresh run to fill the cached state;
 - an admin and N operators (password login), each operator granted one multiviewer of their own
   and every source;
-- gunicorn (`mvcontrol.wsgi`, sync workers, DEBUG off as in production) and, when asked, a
-  django-q2 cluster, both on that database.
+- gunicorn (`mvcontrol.wsgi`, sync workers, DEBUG off as in production; or, with `asgi=True`,
+  `mvcontrol.asgi:application` on uvicorn workers, which serves GET /api/events) and, when
+  asked, a django-q2 cluster, both on that database.
 
 The HTTP client is a small asyncio one (one connection per request, as gunicorn's sync workers
 close after each answer; `Connection(port, keep_alive=True)` reuses one while the server keeps
@@ -202,12 +203,15 @@ class Stack:
                  multiviewers: int = 40, nexx_rate: float = 100.0,
                  nexx_limit: float | None = None, quartz_rate: float = 1000.0,
                  env: dict[str, str] | None = None, suffix: str = "bench_stack",
-                 redis: bool = False, gunicorn_args: list[str] | None = None) -> None:
+                 redis: bool = False, gunicorn_args: list[str] | None = None,
+                 asgi: bool = False) -> None:
         """`nexx_rate`/`quartz_rate`: the integration settings' limits (the global throttle);
         `nexx_limit`: what the emulated frame refuses above (None: nothing); `redis`: start a
         throw-away local redis-server and set REDIS_URL (rate-limit counts shared);
-        `gunicorn_args`: added to gunicorn's command line (worker class, threads…)."""
+        `gunicorn_args`: added to gunicorn's command line (worker class, threads…); `asgi`:
+        serve `mvcontrol.asgi:application` with uvicorn workers, as production does."""
         self.workers = workers or 2 * (os.cpu_count() or 1) + 1
+        self.asgi = asgi
         self.redis = redis
         self.redis_url = ""
         self.gunicorn_args = list(gunicorn_args or [])
@@ -223,6 +227,7 @@ class Stack:
 
         self.port = free_port()
         self.processes: list[subprocess.Popen] = []
+        self.server: subprocess.Popen | None = None  # gunicorn's master
         self.emulators: Emulators | None = None
         self._original_db = ""
         self.operators: list[Operator] = []
@@ -257,9 +262,12 @@ class Stack:
         self._configure_devices()
         self._seed()
         env = self.env()
-        self._spawn([sys.executable, "-m", "gunicorn", "mvcontrol.wsgi",
+        app = (["mvcontrol.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker",
+                "--graceful-timeout", "5"] if self.asgi else ["mvcontrol.wsgi"])
+        self._spawn([sys.executable, "-m", "gunicorn", *app,
                      "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
                      "--backlog", "2048", "--log-level", "warning", *self.gunicorn_args], env)
+        self.server = self.processes[-1]
         if self.q_workers:
             self._spawn([sys.executable, "manage.py", "qcluster"],
                         {**env, "Q_WORKERS": str(self.q_workers)})
@@ -291,6 +299,24 @@ class Stack:
             reset_shared_schedule()
             connection.creation.destroy_test_db(self._original_db, verbosity=0)
             self._original_db = ""
+
+    def server_rss(self) -> int:
+        """Resident memory of the web server (gunicorn master and workers), bytes; 0 where
+        /proc is not there."""
+        table = _process_table()
+        children = _children(table)
+        total, todo = 0, [self.server.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            except OSError:
+                pass
+            todo.extend(children.get(pid, []))
+        return total
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each part of the stack on this machine, to tell where a

@@ -122,7 +122,7 @@ def multiviewer_with_state(pk: int, among=None) -> Multiviewer | None:
 
 def multiviewer_view(mv: Multiviewer, user) -> MultiviewerView:
     """`mv` (read by multiviewer_with_state) with its windows, routes, geometry and lease as
-    `user` sees them; the caller checks access."""
+    `user` sees them (None: nobody's, the lease is not "mine"); the caller checks access."""
     state = _state_of(mv)
     layout = state.layout if state is not None else None
     geometry = [] if layout is None else [
@@ -154,7 +154,7 @@ def _lease_of(mv: Multiviewer, user) -> dict | None:
     if lease.expires_at <= timezone.now():
         return None
     return {"login": lease.user.login, "expires_at": lease.expires_at,
-            "mine": lease.user_id == user.pk}
+            "mine": user is not None and lease.user_id == user.pk}
 
 
 def route_document(route: RoutingState | None, output: int, *,

@@ -18,16 +18,20 @@ from django.utils import timezone
 
 from devices.models import EditLease, Multiviewer
 from mvcontrol.errors import Conflict
+from mvcontrol.events import publish
 
 # The ORM has no conditional upsert; this is the one statement that makes the lease race-free.
+# It also says whether the user already held the lease (renewed) or not (taken).
 _ACQUIRE_SQL = """
+WITH held AS (SELECT true AS renewed FROM devices_edit_lease
+               WHERE multiviewer_id = %(mv)s AND user_id = %(user)s AND expires_at > now())
 INSERT INTO devices_edit_lease (multiviewer_id, user_id, expires_at)
 VALUES (%(mv)s, %(user)s, now() + make_interval(secs => %(seconds)s))
 ON CONFLICT (multiviewer_id) DO UPDATE
    SET user_id = EXCLUDED.user_id, expires_at = EXCLUDED.expires_at
  WHERE devices_edit_lease.user_id = EXCLUDED.user_id
     OR devices_edit_lease.expires_at <= now()
-RETURNING expires_at
+RETURNING expires_at, EXISTS (SELECT 1 FROM held)
 """
 
 
@@ -49,7 +53,10 @@ def acquire(*, multiviewer: Multiviewer, user) -> datetime:
                                       "seconds": settings.EDIT_LEASE_SECONDS})
         row = cursor.fetchone()
     if row is not None:
-        return row[0]
+        expires_at, renewed = row
+        publish("lease", multiviewer=multiviewer.pk, action="renewed" if renewed else "taken",
+                lease={"login": user.login, "expires_at": expires_at})
+        return expires_at
     holder = current(multiviewer=multiviewer)
     if holder is None:  # released between our statement and this read: try once more
         return acquire(multiviewer=multiviewer, user=user)
@@ -75,4 +82,5 @@ def break_lease(*, multiviewer: Multiviewer) -> bool:
     """Remove the lease on `multiviewer` (an admin's decision). True when one was live."""
     was_live = current(multiviewer=multiviewer) is not None
     EditLease.objects.filter(multiviewer=multiviewer).delete()
+    publish("lease", multiviewer=multiviewer.pk, action="broken", lease=None)
     return was_live

@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from devices.models import EditLease, Multiviewer, NexxSettings, QuartzSettings, Source
+from mvcontrol.events import publish
 
 SECRET_FIELDS = ("api_key", "jwt_password")
+LISTEN_NUMBERS = ("listen_port", "listen_check_seconds")
 
 
 def secret_status(value: str) -> str:
@@ -68,10 +70,14 @@ class NexxSettingsForm(forms.ModelForm):
     class Meta:
         model = NexxSettings
         fields = ["base_url", "auth_mode", "api_key", "jwt_username", "jwt_password",
-                  "verify_tls", "requests_per_second", "timeout"]
+                  "verify_tls", "requests_per_second", "timeout", "listen_enabled",
+                  "listen_advertise", "listen_port", "listen_check_seconds"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A form (or script) that leaves the listener's numbers out keeps the stored ones.
+        for name in LISTEN_NUMBERS:
+            self.fields[name].required = False
         # Keep the stored secrets out of the rendered form entirely.
         self._stored = {f: getattr(self.instance, f, "") for f in SECRET_FIELDS}
         for field in SECRET_FIELDS:
@@ -79,6 +85,9 @@ class NexxSettingsForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        for name in LISTEN_NUMBERS:
+            if cleaned.get(name) is None and name not in self.errors:
+                cleaned[name] = getattr(self.instance, name)
         for field in SECRET_FIELDS:
             if cleaned.get(f"clear_{field}"):
                 cleaned[field] = ""
@@ -103,6 +112,12 @@ class NexxSettingsAdmin(SingletonAdmin):
         ("Authentication", {"fields": ["auth_mode", "api_key_status", "api_key", "clear_api_key",
                                        "jwt_username", "jwt_password_status", "jwt_password",
                                        "clear_jwt_password"]}),
+        ("Change notifications (manage.py nexx_listen)", {
+            "fields": ["listen_enabled", "listen_advertise", "listen_port",
+                       "listen_check_seconds"],
+            "description": "The frame pushes every change of the multiviewers to nexx_listen "
+                           "over UDP; its status is under Device state → NEXX listener status.",
+        }),
     ]
 
     @admin.display(description="API key")
@@ -148,10 +163,13 @@ class MultiviewerAdmin(admin.ModelAdmin):
     def break_edit_lease(self, request, queryset) -> None:
         """Free the selected multiviewers for other editors (someone left a page open)."""
         live = EditLease.objects.filter(multiviewer__in=queryset, expires_at__gt=timezone.now())
-        broken = [str(lease.multiviewer) for lease in live.select_related("multiviewer")]
+        broken = [lease.multiviewer for lease in live.select_related("multiviewer")]
         EditLease.objects.filter(multiviewer__in=queryset).delete()
+        for mv in broken:
+            publish("lease", multiviewer=mv.pk, action="broken", lease=None)
         if broken:
-            self.message_user(request, "Edit lease broken on " + ", ".join(broken) + ".",
+            self.message_user(request, "Edit lease broken on "
+                              + ", ".join(str(mv) for mv in broken) + ".",
                               messages.SUCCESS)
         else:
             self.message_user(request, "None of the selected multiviewers was being edited.",

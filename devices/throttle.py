@@ -20,6 +20,7 @@ its slot must not push a one-second window over the device's limit.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -62,16 +63,21 @@ class Reservation:
 
 
 class _PostgresSchedule:
-    """Own autocommit connection per thread: reservations commit immediately."""
+    """One autocommit connection per process, used by one thread at a time: a reservation is a
+    single short statement, and a connection per thread would leave one behind for every
+    request thread of an ASGI worker."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conn = None
+        self._pid = os.getpid()
 
     def _connection(self):
         import psycopg
 
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
+        if self._pid != os.getpid():  # a forked child: the socket is the parent's
+            self._conn, self._pid = None, os.getpid()
+        if self._conn is None or self._conn.closed:
             params = connections["default"].settings_dict
             kwargs = {
                 "dbname": params["NAME"],
@@ -80,35 +86,36 @@ class _PostgresSchedule:
                 "host": params.get("HOST") or None,
                 "port": str(params["PORT"]) if params.get("PORT") else None,
             }
-            kwargs.update(params.get("OPTIONS") or {})
-            conn = psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None},
-                                   autocommit=True)
-            self._local.conn = conn
-        return conn
+            kwargs.update({k: v for k, v in (params.get("OPTIONS") or {}).items()
+                           if k != "pool"})
+            self._conn = psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None},
+                                         autocommit=True)
+        return self._conn
 
     def reserve(self, key: str, span: float, timeout: float) -> float | None:
         import psycopg
 
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                row = conn.execute(
-                    _RESERVE_SQL, {"key": key, "span": span, "timeout": timeout}
-                ).fetchone()
-                return None if row is None else max(0.0, float(row[0]))
-            except psycopg.OperationalError:
-                # The server restarted or the connection was idle-killed: one fresh try.
-                conn.close()
-                self._local.conn = None
-                if attempt == 2:
-                    raise
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self._connection()
+                try:
+                    row = conn.execute(
+                        _RESERVE_SQL, {"key": key, "span": span, "timeout": timeout}
+                    ).fetchone()
+                    return None if row is None else max(0.0, float(row[0]))
+                except psycopg.OperationalError:
+                    # The server restarted or the connection was idle-killed: one fresh try.
+                    conn.close()
+                    self._conn = None
+                    if attempt == 2:
+                        raise
         return None  # unreachable; keeps type checkers calm
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
 
 
 _schedule_lock = threading.Lock()
@@ -121,18 +128,6 @@ def _shared_schedule() -> _PostgresSchedule:
         if _schedule is None:
             _schedule = _PostgresSchedule()
         return _schedule
-
-
-def close_thread_connection() -> None:
-    """Close the database connection the calling thread used for reservations, if any.
-
-    Short-lived threads (a refresh run's device readers) call this on their way out; otherwise
-    each one would leave an idle connection behind until the process ends.
-    """
-    with _schedule_lock:
-        schedule = _schedule
-    if schedule is not None:
-        schedule.close()
 
 
 def reset_shared_schedule() -> None:

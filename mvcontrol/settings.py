@@ -7,6 +7,7 @@ a missing or demo SECRET_KEY, or an empty ALLOWED_HOSTS.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import environ
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "state",
     "control",
     "presets",
+    "live",
     "mvcontrol",  # ops commands only (run_demo, embedded_db)
 ]
 
@@ -80,6 +82,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "mvcontrol.urls"
 WSGI_APPLICATION = "mvcontrol.wsgi.application"
+# What runs: gunicorn with uvicorn workers, so an event stream (live/) holds no thread.
+ASGI_APPLICATION = "mvcontrol.asgi.application"
 
 TEMPLATES = [
     {
@@ -105,7 +109,17 @@ else:
 
     DATABASES = {"default": database_settings(VAR_DIR)}
     EMBEDDED_DATABASE = True
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+if os.environ.get("MVCONTROL_SERVER") == "asgi":
+    # The web server (mvcontrol/asgi.py): connections come from a pool per process (psycopg's,
+    # through Django). Under ASGI every request runs in a thread of its own, so a connection
+    # kept by a thread would never be used again, and one opened per request costs more than
+    # the request (Django's advice for ASGI). Not in the other processes: django-q2 forks its
+    # workers, and a pool does not survive a fork.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": env.int("DB_POOL_SIZE", default=10), "timeout": 10}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 # A connection the server dropped (restart, failover) is replaced before a request uses it.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parallel test runs on one server (e.g. several checkouts) each get their own test database.
@@ -177,7 +191,7 @@ else:
             "LOCATION": "mvcontrol",
         }
     }
-    # Without Redis each process counts rate limits on its own (see docs/operations.md "Rate limits").
+    # Without Redis each process counts rate limits on its own (docs/operations.md, Rate limits).
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 RATELIMIT_USE_CACHE = "default"
@@ -194,6 +208,10 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static files (whitenoise) ------------------------------------------------------------------
+# whitenoise answers static files with a synchronous iterator, which Django warns about under
+# ASGI once per process; they are small files, read from a local disk.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous",
+                        category=Warning)
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -219,9 +237,10 @@ REST_FRAMEWORK = {
         "accounts.permissions.PasswordChangeNotRequired",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's, bounded: nesting depth, and a multipart body's size (mvcontrol/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "mvcontrol.parsers.JSONParser",
+        "mvcontrol.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "mvcontrol.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -233,9 +252,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {"ApplyOutcomeEnum": "presets.api.serializers.OUTCOMES"},
-    # Errors the framework layer answers for any view (401, 403, 404, 400/415, 503).
+    # Errors the framework layer answers for any view (401, 403, 404, 400/415, 503), and those
+    # about a body (400, 413, 415) for every operation that reads one.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "mvcontrol.schema_hooks.document_common_errors"],
+                             "mvcontrol.schema_hooks.document_common_errors",
+                             "mvcontrol.schema_hooks.document_body_limits"],
+    # <id:…> (mvcontrol/converters.py): what a PostgreSQL bigint holds.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0,
+                                        "maximum": 2**63 - 1}},
 }
 
 # --- Control rules (later issues read these) ----------------------------------------------------

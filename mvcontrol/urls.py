@@ -15,6 +15,7 @@ api_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("devices.api.urls")),
     path("", include("control.api.urls")),
+    path("", include("live.urls")),
     path("", include("state.api.urls")),
     path("", include("presets.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),

@@ -31,6 +31,7 @@ from devices.errors import DeviceError
 from devices.layouts import layout_catalog
 from devices.models import Multiviewer, Source
 from mvcontrol.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooLarge
+from mvcontrol.events import publish
 from mvcontrol.ratelimits import enforce
 from presets import document as doc_module
 from presets.document import (
@@ -353,6 +354,7 @@ class PresetService:
             status=ApplyJob.Status.RUNNING, started_at=timezone.now())
         if not claimed:
             return "not run"
+        publish("preset_job", job=job_id)
         job = ApplyJob.objects.select_related("user").get(pk=job_id)
         try:
             status, result = _run_job(job)
@@ -366,6 +368,7 @@ class PresetService:
                                " The cached state holds what the devices accepted before."}
         ApplyJob.objects.filter(pk=job_id).update(status=status, result=result,
                                                   finished_at=timezone.now())
+        publish("preset_job", job=job_id)
         return status
 
 
@@ -646,6 +649,7 @@ def _enqueue(*, user, preset: Preset, doc: PresetDocument, targets: list[_Target
             result={"status": "failed", "preset": {"id": preset.pk, "name": doc.name},
                     "requests": 0, "multiviewers": [],
                     "error": "The apply could not be handed to the background workers."})
+        publish("preset_job", job=job.pk)
         raise QueueUnavailable("The apply could not be queued; try again in a moment.") from exc
     return job
 
@@ -695,6 +699,7 @@ def _run_job(job: ApplyJob) -> tuple[str, dict]:
         ApplyJob.objects.filter(pk=job.pk).update(progress={
             **(job.progress or {}), "multiviewers_done": done_before + done,
             "current": str(target.multiviewer)})
+        publish("preset_job", job=job.pk)
 
     reports, _error = _run(user=job.user, targets=targets, sources=sources, enforce_size=False,
                            on_progress=progress)

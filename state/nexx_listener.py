@@ -66,7 +66,7 @@ from devices.nexx.catalog import (
     param_id,
     parse_param_id,
 )
-from devices.throttle import HEADROOM, close_thread_connection
+from devices.throttle import HEADROOM
 from state.planning import (
     MULTIVIEWER_KEYS,
     UMD_KEYS,
@@ -272,7 +272,6 @@ class NexxListener:
             writer.join()
             self._set_status(state="stopped", registered=False, eta_seconds=None)
             self._save_status(force=True)
-            close_thread_connection()
             close_old_connections()
             connection.close()
 

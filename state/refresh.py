@@ -37,7 +37,7 @@ from django.utils import timezone
 from devices.errors import DeviceError
 from devices.nexx.catalog import MAX_PARAMETERS_PER_REQUEST, WINDOWS_PER_MULTIVIEWER
 from devices.quartz.codec import RouteUpdate
-from devices.throttle import HEADROOM, close_thread_connection
+from devices.throttle import HEADROOM
 from mvcontrol.errors import DomainError
 from state import runs, snapshot
 from state.models import RefreshRun
@@ -253,8 +253,6 @@ class RefreshEngine:
                                                f"see the server log"))
         else:
             self._inbox.put(("done", device))
-        finally:
-            close_thread_connection()
 
     def _read_nexx(self, plan: NexxReadPlan) -> None:
         service = self._nexx

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mvcontrol.events import publish
 from state.models import RefreshRun
 
 # Advisory lock keys (two int4s): the class says "mvcontrol refresh", the second the purpose.
@@ -91,6 +92,7 @@ def start_refresh(*, trigger: str, user=None, scope: Scope | None = None
             scope=scope.as_json(), started_at=now,
             progress={"phase": QUEUED, "updated_at": now.isoformat()},
         )
+        publish("refresh", run=run.pk)
     return run, False
 
 
@@ -99,6 +101,7 @@ def fail_queued(run: RefreshRun, reason: str) -> None:
     RefreshRun.objects.filter(pk=run.pk, status=RefreshRun.Status.RUNNING).update(
         status=RefreshRun.Status.FAILED, finished_at=timezone.now(), error_summary=reason,
     )
+    publish("refresh", run=run.pk)
 
 
 @contextlib.contextmanager
@@ -110,6 +113,7 @@ def claimed(run_id: int, *, wait: float = 5.0) -> Iterator[RefreshRun | None]:
             pk=run_id, status=RefreshRun.Status.RUNNING, progress__phase=QUEUED
         ).update(status=RefreshRun.Status.FAILED, finished_at=timezone.now(),
                  error_summary="Another refresh was being executed; this one did not start.")
+        publish("refresh", run=run_id)
         yield None
         return
     try:
@@ -117,6 +121,7 @@ def claimed(run_id: int, *, wait: float = 5.0) -> Iterator[RefreshRun | None]:
         taken = RefreshRun.objects.filter(
             pk=run_id, status=RefreshRun.Status.RUNNING, progress__phase=QUEUED
         ).update(progress={"phase": "starting", "updated_at": now.isoformat()})
+        publish("refresh", run=run_id)
         yield RefreshRun.objects.get(pk=run_id) if taken else None
     finally:
         _release_executor_lock()
@@ -130,12 +135,14 @@ def finish(run: RefreshRun, *, status: str, counts: dict, error_summary: str,
     run.progress = progress
     run.finished_at = max(timezone.now(), run.started_at)
     run.save(update_fields=["status", "counts", "error_summary", "progress", "finished_at"])
+    publish("refresh", run=run.pk)
     return run
 
 
 def save_progress(run_id: int, progress: dict) -> None:
     RefreshRun.objects.filter(pk=run_id, status=RefreshRun.Status.RUNNING).update(
         progress=progress)
+    publish("refresh", run=run_id)
 
 
 def executor_alive() -> bool:
@@ -170,6 +177,7 @@ def _close(run: RefreshRun, status: str, reason: str) -> None:
     run.finished_at = max(timezone.now(), run.started_at)
     run.error_summary = "\n".join(filter(None, [run.error_summary, reason]))
     run.save(update_fields=["status", "finished_at", "error_summary"])
+    publish("refresh", run=run.pk)
 
 
 def _take_executor_lock(wait: float) -> bool:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from devices.models import Multiviewer
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
 from mvcontrol.errors import DomainError, NotFound
+from mvcontrol.events import publish
 from mvcontrol.ratelimits import enforce
 from state import runs
 from state.models import MultiviewerState, RefreshRun, RoutingState, WindowState
@@ -190,6 +191,7 @@ class StateService:
             raise ValueError(f"not multiviewer parameters: {', '.join(sorted(unknown))}")
         state, _ = MultiviewerState.objects.update_or_create(
             multiviewer=mv, defaults={**values, "updated_at": timezone.now()})
+        publish("multiviewer", multiviewer=mv.pk)
         return state
 
     @staticmethod
@@ -202,6 +204,7 @@ class StateService:
             raise ValueError(f"window index {window_index} is out of range 0..15")
         if not umd_layers:
             _record_pcm_bars(mv, window_index, pcm_bars)
+            publish("multiviewer", multiviewer=mv.pk)
             return
         for layer, values in umd_layers.items():
             if not 0 <= layer < LAYERS_PER_WINDOW:
@@ -224,6 +227,7 @@ class StateService:
             window.umd = layers
             window.updated_at = timezone.now()
             window.save()
+        publish("multiviewer", multiviewer=mv.pk)
 
     @staticmethod
     def record_route(output: int, input: int | None) -> None:
@@ -231,6 +235,7 @@ class StateService:
         RoutingState.objects.bulk_create(
             [RoutingState(output=output, input=input, updated_at=timezone.now())],
             update_conflicts=True, unique_fields=["output"], update_fields=["input", "updated_at"])
+        publish("routing", routes=[{"output": output, "input": input}])
 
 
 def _record_pcm_bars(mv: Multiviewer, window_index: int, pcm_bars: int | None) -> None:

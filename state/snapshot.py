@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from devices.models import Multiviewer, Source
 from devices.nexx.catalog import WINDOWS_PER_MULTIVIEWER
+from devices.text import clean_device_text
+from mvcontrol.events import publish
 from state.models import MultiviewerState, RoutingState, WindowState
 from state.planning import Discovery, MultiviewerValues
 
@@ -54,6 +56,8 @@ def write_discovery(discovery: Discovery, *, full: bool) -> DiscoveryResult:
             gone = [i for i, row in rows.items() if i >= discovery.licensed and row.enabled]
             Multiviewer.objects.filter(nexx_index__in=gone).update(enabled=False)
             disabled.extend(gone)
+            if gone:
+                publish("access", user=None)  # switched off: who sees them changed
     enabled_indexes = sorted(i for i, on in discovery.flags.items() if on)
     return DiscoveryResult(created, enabled_indexes, sorted(disabled))
 
@@ -76,34 +80,64 @@ def write_multiviewer(values: MultiviewerValues) -> int:
             update_conflicts=True, unique_fields=["multiviewer", "window_index"],
             update_fields=["pcm_bars", "umd", "updated_at"],
         )
+        publish("multiviewer", multiviewer=mv.pk)
     return len(values.windows)
 
 
 def write_sources(names: Mapping[int, str]) -> int:
     """Create or rename the router's sources (the router is the truth of source names).
-    Returns how many rows were created."""
+    Returns how many rows were created.
+
+    A name is stored cleaned (devices/text.py `clean_device_text`: control characters, invisible
+    formatting characters and line/paragraph separators become a space): labels follow the one
+    text rule, so one odd byte in a router name neither fails the refresh nor reaches the
+    control page or a preset file (which would then refuse to be read back)."""
     if not names:
         return 0
     with transaction.atomic():
         existing = set(Source.objects.filter(quartz_input__in=list(names))
                        .values_list("quartz_input", flat=True))
         Source.objects.bulk_create(
-            [Source(quartz_input=n, label=name[:LABEL_MAX]) for n, name in sorted(names.items())],
+            [Source(quartz_input=n, label=clean_device_text(name)[:LABEL_MAX])
+             for n, name in sorted(names.items())],
             update_conflicts=True, unique_fields=["quartz_input"], update_fields=["label"],
         )
     return len(names) - len(existing)
 
 
-def write_routes(routes: Mapping[int, int | None], labels: Mapping[int, str]) -> None:
-    """Routes (None: the router did not say) and names of a group of router outputs."""
+def write_routes(routes: Mapping[int, int | None], labels: Mapping[int, str]) -> int:
+    """Routes and names of a group of router outputs, as a refresh read them.
+
+    A route the router gave replaces the stored one. None (the router did not say) is no news:
+    an output without a row gets one with its route unknown, but a route already known (from an
+    earlier read, a switch, or the router's `.U` through quartz_listen) is kept with its
+    `updated_at`, which says how old it is. The names are stored either way. Returns how many
+    outputs the router did not give a route for kept a known route."""
     now = timezone.now()
+    read = sorted(o for o, source in routes.items() if source is not None)
+    unread = sorted(o for o, source in routes.items() if source is None)
     with transaction.atomic():
-        RoutingState.objects.bulk_create(
-            [RoutingState(output=o, input=routes[o], output_label=labels.get(o, "")[:LABEL_MAX],
-                          updated_at=now) for o in sorted(routes)],
-            update_conflicts=True, unique_fields=["output"],
-            update_fields=["input", "output_label", "updated_at"],
-        )
+        kept = 0
+        if unread:
+            kept = RoutingState.objects.filter(output__in=unread, input__isnull=False).count()
+            RoutingState.objects.bulk_create(
+                [RoutingState(output=o, input=None, output_label=_label(labels, o),
+                              updated_at=now) for o in unread],
+                update_conflicts=True, unique_fields=["output"], update_fields=["output_label"],
+            )
+        if read:
+            RoutingState.objects.bulk_create(
+                [RoutingState(output=o, input=routes[o], output_label=_label(labels, o),
+                              updated_at=now) for o in read],
+                update_conflicts=True, unique_fields=["output"],
+                update_fields=["input", "output_label", "updated_at"],
+            )
+            publish("routing", routes=[{"output": o, "input": routes[o]} for o in read])
+    return kept
+
+
+def _label(labels: Mapping[int, str], output: int) -> str:
+    return clean_device_text(labels.get(output, ""))[:LABEL_MAX]
 
 
 def apply_route_updates(routes: Mapping[int, int | None]) -> None:
@@ -116,6 +150,7 @@ def apply_route_updates(routes: Mapping[int, int | None]) -> None:
             [RoutingState(output=o, input=i, updated_at=now) for o, i in sorted(routes.items())],
             update_conflicts=True, unique_fields=["output"], update_fields=["input", "updated_at"],
         )
+        publish("routing", routes=[{"output": o, "input": i} for o, i in sorted(routes.items())])
 
 
 def mapped_outputs(*, only: int | None = None) -> list[int]:

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.quartz",
     "tests.fixtures.nexx",
     "tests.fixtures.redis",
+    "tests.fixtures.live",
 ]
 
 

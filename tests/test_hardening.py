@@ -88,11 +88,11 @@ PRODUCTION_SECRET_KEY = secrets.token_urlsafe(50)
 def _production_env(static_root: Path, **extra: str) -> dict[str, str]:
     """What a deployment sets (README, Deployment in brief), for a server on this test's
     database; plain HTTP on the loopback."""
-    # DB_CONN_MAX_AGE=0: no connection kept open between requests, on a PostgreSQL server that
-    # parallel test runs share.
+    # DB_POOL_SIZE=2: few connections kept open, on a PostgreSQL server that parallel test runs
+    # share.
     return subprocess_env(DEBUG="false", SECRET_KEY=PRODUCTION_SECRET_KEY,
                           ALLOWED_HOSTS="127.0.0.1", SESSION_COOKIE_SECURE="false",
-                          STATIC_ROOT=str(static_root), DB_CONN_MAX_AGE="0", **extra)
+                          STATIC_ROOT=str(static_root), DB_POOL_SIZE="2", **extra)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,15 @@ import { Catalog, fillSelect } from "./catalog.js";
 import { openDialog, setupDialog } from "./dialogs.js";
 import { Inspector } from "./inspector.js";
 import { layoutDrawing, layoutThumb } from "./layout-svg.js";
+import { LiveIndicator, LiveStream } from "./live.js";
 import { Presets } from "./presets.js";
 import { RefreshPanel } from "./refresh.js";
 import { timeText } from "./util.js";
 
-const POLL_MS = 3000;
+// How long the first reads wait for the event stream to open, so that no change falls between
+// a read and the stream (a server without live updates costs this much once, at load).
+const OPEN_WAIT_MS = 2000;
+const FLASH_MS = 1200; // as the .flash animation in app.css
 const PARAM_KEYS = ["font", "outer_border", "inner_border", "output_format"];
 const $ = (id) => document.getElementById(id);
 
@@ -26,9 +30,18 @@ class ControlPage {
     this.mv = null;
     this.mvJson = "";
     this.selected = null;
-    this.writing = 0;
-    this.pollTimer = null;
-    this.pollAbort = null;
+    this.wanted = null; // the multiviewer asked for (shown once its read answers)
+    this.drawn = ""; // what the drawing shows, to redraw only when that changes
+    this.flashes = new Map(); // window number -> when it started flashing (ms)
+    this.leaseTimer = null;
+    this.flashTimer = null;
+    // Events about multiviewers received while a read or write of one is on its way: replayed
+    // on its answer, which may be older than they are (see track()).
+    this.eventCount = 0;
+    this.inFlight = 0;
+    this.recent = [];
+    this.live = null;
+    this.readBeforeOpen = false;
   }
 
   async start() {
@@ -38,6 +51,8 @@ class ControlPage {
     this.bindTopBar();
     this.bindParams();
     setupDialog($("layout-dialog"));
+    this.startLive();
+    const opened = this.live.opened(OPEN_WAIT_MS);
     try {
       const [catalog, layouts, multiviewers, sources] = await Promise.all([
         api.get("/api/catalog"), api.get("/api/layouts"), api.get("/api/multiviewers"),
@@ -52,6 +67,7 @@ class ControlPage {
       $("workspace").setAttribute("aria-busy", "false");
       $("drawing").replaceChildren(message("The control page could not load its data."));
       this.refresh = new RefreshPanel(this);
+      this.readBeforeOpen = !(await opened);
       this.refresh.start();
       return;
     }
@@ -59,8 +75,9 @@ class ControlPage {
     this.inspector = new Inspector(this);
     this.presets = new Presets(this);
     this.refresh = new RefreshPanel(this);
-    this.refresh.start();
     this.fillMultiviewerSelect();
+    this.readBeforeOpen = !(await opened);
+    this.refresh.start();
     const chosen = this.initialMultiviewer();
     if (chosen) {
       await this.loadMultiviewer(chosen);
@@ -72,10 +89,89 @@ class ControlPage {
         ? "No multiviewer is known yet: run a refresh to read them from the NEXX frame."
         : "No multiviewer is granted to you yet; ask an admin to grant you one."));
     }
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.poll();
+  }
+
+  // --- live updates ---------------------------------------------------------------------
+
+  /** Follow GET /api/events: every change anyone makes reaches the page as it happens. */
+  startLive() {
+    this.live = new LiveStream({
+      indicator: new LiveIndicator($("live")),
+      // The server refused the stream: a signed-out operator goes to the login page (the
+      // 401 handler); any other answer is left to the next attempt.
+      onRefused: () => api.get("/api/auth/me").catch(() => {}),
     });
-    this.schedulePoll();
+    for (const kind of ["multiviewer", "routing", "lease"]) {
+      this.live.on(kind, (data) => this.applyEvent(kind, data));
+    }
+    this.live.on("refresh", (status) => this.refresh && this.refresh.update(status));
+    // What was missed cannot be told: read what is shown once again.
+    this.live.on("resync", () => this.resync());
+    this.live.on("reconnect", () => this.resync());
+    // Opened only after the first reads (a slow server): they may have missed a change.
+    this.live.on("open", ({ again }) => {
+      if (!again && this.readBeforeOpen) this.resync();
+    });
+    this.live.start();
+  }
+
+  /** A `multiviewer`, `routing` or `lease` event: applied to the multiviewer shown. */
+  applyEvent(kind, data) {
+    this.eventCount += 1;
+    if (this.inFlight) {
+      this.recent.push({ number: this.eventCount, kind, data });
+      if (this.recent.length > 2000) this.recent.splice(0, 1000);
+    }
+    if (kind === "multiviewer") this.noteListed(data.document);
+    if (!this.mv) return;
+    const next = withEvent(this.mv, kind, data, this.login);
+    if (next !== this.mv) this.render(next, { fromEvent: true });
+  }
+
+  /**
+   * `request()`'s answer (a multiviewer document, from a read or a write) with the events that
+   * arrived while it was on its way applied on top: the answer may be older than they are, and
+   * nothing would correct it later. (An event older than the answer only repeats what the
+   * answer says, or is followed by the event of what changed since.)
+   */
+  async track(request) {
+    const since = this.eventCount;
+    this.inFlight += 1;
+    try {
+      let mv = await request();
+      if (mv && Array.isArray(mv.windows)) {
+        for (const event of this.recent) {
+          if (event.number > since) mv = withEvent(mv, event.kind, event.data, this.login);
+        }
+      }
+      return mv;
+    } finally {
+      this.inFlight -= 1;
+      if (!this.inFlight) this.recent = [];
+    }
+  }
+
+  /** After a `resync` event or a reconnection: read the shown state once. */
+  resync() {
+    if (this.mv) {
+      this.reload()
+        .then(() => showError($("page-error"), null))
+        .catch((error) => this.pageError(error));
+    } else if (this.wanted && this.inspector) {
+      this.loadMultiviewer(this.wanted); // its first read failed: once more
+    }
+    if (this.refresh) this.refresh.read();
+  }
+
+  /** The selector shows each multiviewer's label and whether its layout was read. */
+  noteListed(document) {
+    const listed = document && this.multiviewers.find((m) => m.id === document.id);
+    if (!listed || (listed.layout === document.layout && listed.label === document.label)) {
+      return;
+    }
+    listed.layout = document.layout;
+    listed.label = document.label;
+    this.fillMultiviewerSelect();
   }
 
   // --- top bar --------------------------------------------------------------------------
@@ -168,7 +264,7 @@ class ControlPage {
   // --- the multiviewer ------------------------------------------------------------------
 
   async loadMultiviewer(id) {
-    if (this.pollAbort) this.pollAbort.abort();
+    this.wanted = id;
     $("workspace").setAttribute("aria-busy", "true");
     $("mv-select").value = String(id);
     if (!this.mv || this.mv.id !== id) {
@@ -177,29 +273,37 @@ class ControlPage {
       $("drawing").replaceChildren(loadingBlock("Loading the multiviewer…"));
     }
     try {
-      const mv = await api.get(`/api/multiviewers/${id}`);
+      const mv = await this.track(() => api.get(`/api/multiviewers/${id}`));
+      if (this.wanted !== id) return; // another one was chosen meanwhile
       showError($("page-error"), null);
       localStorage.setItem("mvcontrol.multiviewer", String(id));
       history.replaceState(null, "", `#mv=${id}`);
       this.render(mv);
     } catch (error) {
+      if (this.wanted !== id) return;
       this.pageError(error);
+      this.mv = null;
+      this.drawn = "";
       $("drawing").replaceChildren(message("This multiviewer could not be loaded."));
+      this.renderLease();
     } finally {
-      $("workspace").setAttribute("aria-busy", "false");
+      if (this.wanted === id) $("workspace").setAttribute("aria-busy", "false");
     }
   }
 
+  /** Read the shown multiviewer again (a changed lease, a resync, a refresh run's end). */
   async reload() {
     if (!this.mv) return;
-    const mv = await api.get(`/api/multiviewers/${this.mv.id}`);
-    this.render(mv);
+    const id = this.mv.id;
+    const mv = await this.track(() => api.get(`/api/multiviewers/${id}`));
+    if (this.mv && this.mv.id === id && this.wanted === id) this.render(mv, { fromEvent: true });
   }
 
-  /** Show a multiviewer JSON (from a read, a poll or a write's answer). */
-  render(mv, { fromPoll = false } = {}) {
+  /** Show a multiviewer JSON (from a read, a write's answer or an event). `fromEvent`: only
+   * when it differs from what is shown. */
+  render(mv, { fromEvent = false } = {}) {
     const json = JSON.stringify(mv);
-    if (fromPoll && json === this.mvJson) {
+    if (fromEvent && json === this.mvJson) {
       this.renderLease();
       return;
     }
@@ -238,10 +342,28 @@ class ControlPage {
   renderDrawing(previous) {
     const drawing = $("drawing");
     if (!this.mv.layout) {
+      this.drawn = "";
       drawing.replaceChildren(message(
         "The layout of this multiviewer is not known yet: run a refresh to read it."));
       return;
     }
+    // Windows whose content changed since the last view flash (a take, a colleague's edit).
+    const now = Date.now();
+    if (previous && previous.layout === this.mv.layout) {
+      for (const win of this.mv.windows) {
+        const before = previous.windows.find((w) => w.window === win.window);
+        if (before && shownKey(before) !== shownKey(win)) this.flashes.set(win.window, now);
+      }
+    } else {
+      this.flashes.clear();
+    }
+    const drawn = JSON.stringify([this.mv.id, this.mv.layout, this.geometry(),
+      this.mv.windows.map(shownKey), $("stage-title").textContent]);
+    if (drawn === this.drawn) {
+      this.markFlashes(drawing.querySelector("svg"), now);
+      return;
+    }
+    this.drawn = drawn;
     const focused = document.activeElement && document.activeElement.closest
       && document.activeElement.closest("g.win");
     const focusedWindow = focused && drawing.contains(focused) ? Number(focused.dataset.window)
@@ -259,17 +381,34 @@ class ControlPage {
       const again = svg.querySelector(`g.win[data-window="${focusedWindow}"]`);
       if (again) again.focus();
     }
-    // Windows whose routed source changed since the last view flash once.
-    if (previous) {
-      for (const win of this.mv.windows) {
-        const before = previous.windows.find((w) => w.window === win.window);
-        const was = before && before.source ? before.source.id : null;
-        const now = win.source ? win.source.id : null;
-        if (before && was !== now) {
-          const g = svg.querySelector(`g.win[data-window="${win.window}"]`);
-          if (g) g.classList.add("flash");
-        }
+    this.markFlashes(svg, now);
+  }
+
+  /** Flashing windows keep flashing through a redraw: the animation goes on where it was. */
+  markFlashes(svg, now) {
+    clearTimeout(this.flashTimer);
+    if (!svg) return;
+    let soonest = null;
+    for (const g of svg.querySelectorAll("g.win.flash")) {
+      if (!this.flashes.has(Number(g.dataset.window))) g.classList.remove("flash");
+    }
+    for (const [number, started] of [...this.flashes]) {
+      const g = svg.querySelector(`g.win[data-window="${number}"]`);
+      const left = FLASH_MS - (now - started);
+      if (!g || left <= 0) {
+        this.flashes.delete(number);
+        if (g) g.classList.remove("flash");
+        continue;
       }
+      if (!g.classList.contains("flash")) {
+        g.style.setProperty("--flash-delay", `${left - FLASH_MS}ms`);
+        g.classList.add("flash");
+      }
+      soonest = soonest === null ? left : Math.min(soonest, left);
+    }
+    if (soonest !== null) {
+      this.flashTimer = setTimeout(
+        () => this.markFlashes($("drawing").querySelector("svg"), Date.now()), soonest + 20);
     }
   }
 
@@ -294,10 +433,14 @@ class ControlPage {
     const banner = $("lease-banner");
     const locked = this.locked;
     banner.hidden = !locked;
+    clearTimeout(this.leaseTimer);
     if (locked) {
       const lease = this.mv.lease;
       $("lease-text").textContent = `${lease.login} is editing this multiviewer until `
         + `${timeText(lease.expires_at)}: your changes are blocked until then.`;
+      // A lease runs out without an event: the controls come back when it does.
+      const left = new Date(lease.expires_at).getTime() - Date.now();
+      this.leaseTimer = setTimeout(() => this.renderLease(), Math.min(left + 250, 2 ** 31 - 1));
     }
     document.body.classList.toggle("locked", locked);
     this.updateControls();
@@ -362,9 +505,9 @@ class ControlPage {
     status.className = "param-status";
     status.textContent = "Applying…";
     select.setAttribute("aria-busy", "true");
-    this.writing += 1;
     try {
-      const mv = await api.patch(`/api/multiviewers/${mvId}`, { [key]: value });
+      const mv = await this.track(() => api.patch(`/api/multiviewers/${mvId}`,
+        { [key]: value }));
       showError($("params-error"), null);
       select.removeAttribute("aria-invalid");
       if (this.mv && this.mv.id === mvId) this.render(mv);
@@ -377,7 +520,6 @@ class ControlPage {
       this.handleWriteError(error);
       if (this.mv && this.mv[key] !== null) select.value = String(this.mv[key]);
     } finally {
-      this.writing -= 1;
       select.removeAttribute("aria-busy");
     }
   }
@@ -444,10 +586,10 @@ class ControlPage {
   async applyLayout(number, button) {
     const dialog = $("layout-dialog");
     const mvId = this.mv.id;
-    this.writing += 1;
     await busy(button, async () => {
       try {
-        const mv = await api.post(`/api/multiviewers/${mvId}/layout`, { layout: number });
+        const mv = await this.track(() => api.post(`/api/multiviewers/${mvId}/layout`,
+          { layout: number }));
         if (this.mv && this.mv.id === mvId) this.render(mv);
         dialog.close("done");
         const status = $("params-status");
@@ -459,32 +601,6 @@ class ControlPage {
         this.handleWriteError(error);
       }
     });
-    this.writing -= 1;
-  }
-
-  // --- live updates ---------------------------------------------------------------------
-
-  schedulePoll() {
-    clearTimeout(this.pollTimer);
-    this.pollTimer = setTimeout(() => this.poll(), POLL_MS);
-  }
-
-  async poll() {
-    clearTimeout(this.pollTimer);
-    try {
-      if (this.mv && document.visibilityState === "visible" && !this.writing) {
-        this.pollAbort = new AbortController();
-        const id = this.mv.id;
-        const mv = await api.get(`/api/multiviewers/${id}`, { signal: this.pollAbort.signal });
-        if (this.mv && this.mv.id === id && !this.writing) this.render(mv, { fromPoll: true });
-        showError($("page-error"), null);
-      }
-    } catch (error) {
-      if (error.name !== "AbortError") this.pageError(error);
-    } finally {
-      this.pollAbort = null;
-      this.schedulePoll();
-    }
   }
 
   /** A refresh run finished: the lists and the multiviewer may all have changed. */
@@ -505,6 +621,43 @@ class ControlPage {
       this.pageError(error);
     }
   }
+}
+
+/** `mv` (a multiviewer document) with an event applied: a new object when it changed it. */
+function withEvent(mv, kind, data, login) {
+  if (kind === "multiviewer") {
+    return data.multiviewer === mv.id && data.document ? data.document : mv;
+  }
+  if (kind === "lease") {
+    if (data.multiviewer !== mv.id) return mv;
+    const lease = data.lease ? { ...data.lease, mine: data.lease.login === login } : null;
+    return { ...mv, lease };
+  }
+  if (kind === "routing") {
+    // Router outputs: a window shows the output windows[i].output.
+    const routes = new Map((data.routes || []).map((r) => [r.output, r]));
+    let changed = false;
+    const windows = mv.windows.map((win) => {
+      const route = routes.get(win.output);
+      if (!route) return win;
+      const source = route.source || null;
+      if (route.input === win.input && (source && source.id) === (win.source && win.source.id)
+          && (source && source.label) === (win.source && win.source.label)) {
+        return win;
+      }
+      changed = true;
+      return { ...win, input: route.input, source };
+    });
+    return changed ? { ...mv, windows } : mv;
+  }
+  return mv;
+}
+
+/** What a window shows: its source (or input, or "route unknown"), PCM bars and UMD layers. */
+function shownKey(win) {
+  return JSON.stringify([win.output, win.input ?? null,
+    win.source ? [win.source.id, win.source.label] : null, win.pcm_bars ?? null,
+    win.umd || null]);
 }
 
 function labelOf(key) {

@@ -176,31 +176,50 @@ export class Inspector {
     $("inspector-sub").textContent = "";
   }
 
-  /** A poll or write brought a newer state of the open window. */
+  /** An event, a read or a write brought a newer state of the open window. */
   update(win) {
     if (!win || !this.win || win.window !== this.win.window) return;
-    if (this.dirty()) {
-      // Keep what the operator is typing; only what is on air changes under their eyes.
-      this.win = { ...this.win, source: win.source, output: win.output };
-      this.header();
+    const before = this.win;
+    this.win = win;
+    if (windowKey(before) === windowKey(win)) return;
+    if (!this.dirty()) {
+      this.fill(win, { keepSearch: true });
       return;
     }
-    this.fill(win);
+    // Keep what the operator changed and has not applied yet; what they did not touch follows
+    // the new state (a colleague's change, a take on the router).
+    this.header();
+    const source = win.source ? String(win.source.id) : "";
+    const pickedSource = this.list.value !== "" && this.list.value !== this.list.dataset.original;
+    this.filterSources();
+    if (!pickedSource) this.list.value = source;
+    if (!pickedSource && !win.source) this.list.selectedIndex = -1;
+    this.list.dataset.original = source;
+    follow(this.pcm, win.pcm_bars);
+    for (const layer of LAYERS) {
+      const values = (win.umd || []).find((l) => l.layer === layer) || {};
+      for (const field of UMD_FIELDS) follow($(`umd-${layer}-${field.key}`), values[field.key]);
+      this.syncTextState(layer);
+    }
+    this.markChanged();
   }
 
   header() {
     const win = this.win;
     $("inspector-title").textContent = `Window ${win.window}`;
     $("inspector-sub").textContent = `router output ${win.output ?? "—"}`;
+    // input null: the router has not said what feeds this output (not "nothing routed").
     $("insp-current").textContent = win.source
       ? `${win.source.label} (IN ${win.source.quartz_input})`
-      : win.input ? `input ${win.input} (not a known source)` : "nothing routed";
+      : win.input !== null && win.input !== undefined
+        ? `input ${win.input} (not a known source)`
+        : "route unknown (the router has not said what feeds this output)";
   }
 
-  fill(win) {
+  fill(win, { keepSearch = false } = {}) {
     this.win = win;
     this.header();
-    this.search.value = "";
+    if (!keepSearch) this.search.value = "";
     this.filterSources();
     this.list.value = win.source ? String(win.source.id) : "";
     if (!win.source) this.list.selectedIndex = -1;
@@ -321,11 +340,11 @@ export class Inspector {
     const number = this.win.window;
     status.className = "muted small";
     status.textContent = `Applying ${count} change${count === 1 ? "" : "s"}…`;
-    this.page.writing += 1;
     try {
       await busy($("inspector-apply"), async () => {
         try {
-          const mv = await api.post(`/api/multiviewers/${mvId}/windows/${number}`, body);
+          const mv = await this.page.track(
+            () => api.post(`/api/multiviewers/${mvId}/windows/${number}`, body));
           showError(errorBox, null);
           this.win = null;
           if (this.page.mv && this.page.mv.id === mvId) {
@@ -343,7 +362,6 @@ export class Inspector {
         }
       });
     } finally {
-      this.page.writing -= 1;
       this.setLocked(this.page.locked);
     }
   }
@@ -363,6 +381,20 @@ export class Inspector {
       }
     }
   }
+}
+
+/** What the inspector shows of a window (not when it was read). */
+function windowKey(win) {
+  return JSON.stringify([win.window, win.output, win.input ?? null,
+    win.source ? [win.source.id, win.source.label] : null, win.pcm_bars ?? null, win.umd || null]);
+}
+
+/** A control the operator did not change takes the new value; a changed one keeps theirs,
+ * measured against the new value from now on. */
+function follow(node, value) {
+  const text = value === null || value === undefined ? "" : String(value);
+  if (node.value === (node.dataset.original ?? "")) setValue(node, text);
+  else node.dataset.original = text;
 }
 
 function setValue(node, value) {

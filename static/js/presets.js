@@ -11,7 +11,7 @@ const GROUPS = [
   ["sources", "Sources (routing)"],
 ];
 const GROUP_NAMES = Object.fromEntries(GROUPS);
-const JOB_POLL_MS = 1000;
+const JOB_ENDED = (job) => job.result && !["queued", "running"].includes(job.status);
 
 export class Presets {
   constructor(page) {
@@ -183,7 +183,6 @@ export class Presets {
       });
       if (!ok) return;
     }
-    this.page.writing += 1;
     try {
       await busy(button, async () => {
         try {
@@ -202,20 +201,50 @@ export class Presets {
         }
       });
     } finally {
-      this.page.writing -= 1;
       this.page.reload().catch(() => {});
     }
   }
 
-  async followJob(jobId) {
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
-      const job = await api.get(`/api/presets/jobs/${jobId}`);
-      if (job.result && !["queued", "running"].includes(job.status)) return job.result;
-      const p = job.progress || {};
-      this.status(`Applying in the background: ${p.multiviewers_done ?? 0} of `
-        + `${p.multiviewers_total ?? "?"} multiviewers done…`);
-    }
+  /**
+   * A background apply until it ends: its result. The job is read once now (and again after a
+   * reconnection or a resync); `preset_job` events bring its progress and its end.
+   */
+  followJob(jobId) {
+    const live = this.page.live;
+    return new Promise((resolve, reject) => {
+      let events = 0;
+      const stops = [];
+      const end = (outcome) => {
+        for (const stop of stops.splice(0)) stop();
+        outcome();
+      };
+      const show = (job) => {
+        if (JOB_ENDED(job)) {
+          end(() => resolve(job.result));
+          return;
+        }
+        const p = job.progress || {};
+        this.status(`Applying in the background: ${p.multiviewers_done ?? 0} of `
+          + `${p.multiviewers_total ?? "?"} multiviewers done…`);
+      };
+      const read = async () => {
+        const before = events;
+        try {
+          const job = await api.get(`/api/presets/jobs/${jobId}`);
+          // An event that came meanwhile is as new (what changed after it is an event too).
+          if (events === before && stops.length) show(job);
+        } catch (error) {
+          if (stops.length) end(() => reject(error));
+        }
+      };
+      stops.push(live.on("preset_job", (job) => {
+        if (job.job !== jobId) return;
+        events += 1;
+        show(job);
+      }));
+      stops.push(live.on("resync", read), live.on("reconnect", read));
+      read();
+    });
   }
 
   showResult(result) {

@@ -1,10 +1,9 @@
 // Refresh button, live progress while a refresh run works, last refresh status and date.
+// The status is read once at start (and after a reconnection); `refresh` events bring the rest.
 import { api, busy, showError } from "./api.js";
 import { timeText } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
-const FAST_MS = 1000;
-const SLOW_MS = 15000;
 const STATUS_WORDS = { success: ["ok", "ok"], partial: ["partial", "partial"],
   failed: ["failed", "bad"] };
 
@@ -12,7 +11,7 @@ export class RefreshPanel {
   constructor(page) {
     this.page = page;
     this.button = $("refresh-btn");
-    this.timer = null;
+    this.events = 0; // `refresh` events received
     this.running = false;
     this.errorTimer = null;
     this.button.addEventListener("click", () => this.startRefresh());
@@ -22,24 +21,26 @@ export class RefreshPanel {
   }
 
   start() {
-    this.poll();
+    this.read();
   }
 
-  schedule(ms) {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.poll(), ms);
-  }
-
-  async poll() {
-    clearTimeout(this.timer);
+  /** One read of GET /api/refresh/status: at start, after starting a run, after a resync. */
+  async read() {
+    const events = this.events;
     try {
       const status = await api.get("/api/refresh/status");
-      this.render(status);
+      // A `refresh` event that came meanwhile wins: the answer may be older than it, and
+      // whatever changed after the event comes as an event too.
+      if (this.events === events) this.render(status);
     } catch (error) {
       if (error.status !== 401) this.error(error);
-    } finally {
-      this.schedule(this.running ? FAST_MS : SLOW_MS);
     }
+  }
+
+  /** A `refresh` event: exactly what GET /api/refresh/status answers. */
+  update(status) {
+    this.events += 1;
+    this.render(status);
   }
 
   async startRefresh() {
@@ -50,7 +51,7 @@ export class RefreshPanel {
         this.running = true;
         this.showProgress({ phase: started.status === "running" ? "queued" : started.status },
           started.joined ? "Joined the refresh already running…" : "Refresh queued…");
-        await this.poll();
+        await this.read();
       } catch (error) {
         this.error(error);
       }

@@ -1,9 +1,10 @@
-"""Browser end-to-end fixtures: the live server, both emulators, workers, Chromium pages.
+"""Browser end-to-end fixtures: the web server, both emulators, workers, Chromium pages.
 
-The stack is the one `make run` serves, on free ports: the Django app (pytest-django's
-live_server, with this test's database), the Quartz and NEXX emulators (tests/state/conftest
-make_devices), and, for the tests that need them, the django-q2 cluster and the quartz_listen
-process as child processes on the same database.
+The stack is the one production runs, on free ports: the Django app served as in production
+(gunicorn with a uvicorn worker, mvcontrol.asgi, on this test's database: the page follows
+GET /api/events, which pytest-django's WSGI live_server cannot stream), the Quartz and NEXX
+emulators (tests/state/conftest make_devices), and, for the tests that need them, the django-q2
+cluster and the quartz_listen process as child processes on the same database.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 import pytest
 
 from tests.browser.harness import ARTIFACTS, chromium_path, missing_browser
+from tests.fixtures.control import rig  # noqa: F401 - the fixture, shared
+from tests.fixtures.live import stop, wait_ready
 from tests.state.conftest import make_devices  # noqa: F401 - the fixture, shared
-from tests.support import BASE_DIR, subprocess_env
+from tests.support import BASE_DIR, free_port, subprocess_env
 
 WAIT_MS = 15_000  # how long a page condition may take before a test gives up (not a target)
 DESKTOP = {"width": 1280, "height": 800}
@@ -57,15 +60,62 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+class WebServer:
+    """The production web server (gunicorn, one uvicorn worker, mvcontrol.asgi) on a free port
+    and this test's database. start() and stop() may be called again: it comes back on the same
+    port, as a restarted service does."""
+
+    def __init__(self, **env: str) -> None:
+        self.port = free_port()
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> WebServer:
+        if not self.running:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "mvcontrol.asgi:application",
+                 "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "1",
+                 "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                 "--graceful-timeout", "2"],
+                cwd=BASE_DIR, env=subprocess_env(DEBUG="true", RATELIMIT_ENABLE="false",
+                                                 **self.env))
+            wait_ready(self.url, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
 @pytest.fixture
-def open_page(browser, live_server, request):
-    """open_page(viewport=DESKTOP) → a new page at the live server. A screenshot of every page
+def web_server(transactional_db) -> Iterator[WebServer]:
+    """The web server the pages open, started by the first open_page() (after the test's other
+    fixtures wrote their data) or by web_server.start(); stopped after the test."""
+    server = WebServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def open_page(browser, web_server, request):
+    """open_page(viewport=DESKTOP) → a new page at the web server. A screenshot of every page
     is saved to tests/artifacts/<test>[-n].png when the test ends (failed or not)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     contexts = []
 
     def open_(viewport: dict | None = None):
-        context = browser.new_context(viewport=viewport or DESKTOP, base_url=live_server.url,
+        web_server.start()
+        context = browser.new_context(viewport=viewport or DESKTOP, base_url=web_server.url,
                                       accept_downloads=True, locale="en-GB",
                                       timezone_id="UTC")
         context.set_default_timeout(WAIT_MS)

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from devices.errors import DeviceBusy
-from devices.throttle import HEADROOM, Throttle, close_thread_connection, reset_shared_schedule
+from devices.throttle import HEADROOM, Throttle, reset_shared_schedule
 from tests.support import BASE_DIR, subprocess_env
 
 # A slow rate keeps every check far from the scheduling noise of a loaded machine: one slot is
@@ -71,8 +71,6 @@ def test_threads_never_share_a_slot(store):
                     slots.append(r.slot_time(0))
         except BaseException as exc:  # re-raised by the test thread
             errors.append(exc)
-        finally:
-            close_thread_connection()
 
     threads = [threading.Thread(target=worker) for _ in range(6)]
     for thread in threads:
