@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -93,4 +94,31 @@ def start_redis_server() -> tuple[subprocess.Popen, str]:
                 time.sleep(0.05)
     finally:
         client.close()
+
+
+class InThread:
+    """A listener (anything with run() and request_stop()) in a thread, stopped, and its
+    database connections closed, after the `with` block."""
+
+    def __init__(self, listener, *, wait: float) -> None:
+        self.listener = listener
+        self.wait = wait
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from django.db import connections
+
+        try:
+            self.listener.run()
+        finally:
+            connections.close_all()
+
+    def __enter__(self):
+        self.thread.start()
+        return self.listener
+
+    def __exit__(self, *exc) -> None:
+        self.listener.request_stop()
+        self.thread.join(timeout=self.wait)
+        assert not self.thread.is_alive(), "the listener did not stop"
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-from django.db import connections
 
 from devices.models import Multiviewer, QuartzSettings
 from state.listener import RouteListener
 from state.models import RoutingState
 from state.services import StateService
 from tests.state.conftest import point_quartz_at
-from tests.support import BASE_DIR, subprocess_env
+from tests.support import BASE_DIR, InThread, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,27 +34,11 @@ def route(output: int) -> int | None:
     return StateService.routes([output])[output]
 
 
-class Running:
+class Running(InThread):
     """A RouteListener in a thread, stopped (and its database connections closed) after."""
 
     def __init__(self, **options) -> None:
-        self.listener = RouteListener(**options)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.listener.run()
-        finally:
-            connections.close_all()
-
-    def __enter__(self) -> RouteListener:
-        self.thread.start()
-        return self.listener
-
-    def __exit__(self, *exc) -> None:
-        self.listener.request_stop()
-        self.thread.join(timeout=WAIT)
-        assert not self.thread.is_alive(), "the listener did not stop"
+        super().__init__(RouteListener(**options), wait=WAIT)
 
 
 def test_route_changes_from_other_panels_reach_the_snapshot(devices):

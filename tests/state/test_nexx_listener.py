@@ -13,11 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-from django.db import connections
 
 from devices.models import NexxSettings
 from devices.nexx.catalog import param_id
@@ -27,7 +25,7 @@ from state.nexx_listener import NexxListener, followed_ids, window_ids
 from state.refresh import execute_run
 from state.runs import Scope
 from state.services import StateService
-from tests.support import BASE_DIR, subprocess_env
+from tests.support import BASE_DIR, InThread, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,29 +48,14 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-class Running:
+class Running(InThread):
     """A NexxListener in a thread on 127.0.0.1, stopped (its connections closed) after."""
 
     def __init__(self, *, port: int = 0, check_seconds: float = 60.0, **options) -> None:
         options.setdefault("settle", 0.3)
-        self.listener = NexxListener(bind=("127.0.0.1", port), check_seconds=check_seconds,
-                                     settings_poll=0.3, retry=0.2, max_backoff=0.5, **options)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.listener.run()
-        finally:
-            connections.close_all()
-
-    def __enter__(self) -> NexxListener:
-        self.thread.start()
-        return self.listener
-
-    def __exit__(self, *exc) -> None:
-        self.listener.request_stop()
-        self.thread.join(timeout=WAIT)
-        assert not self.thread.is_alive(), "the listener did not stop"
+        super().__init__(NexxListener(bind=("127.0.0.1", port), check_seconds=check_seconds,
+                                      settings_poll=0.3, retry=0.2, max_backoff=0.5, **options),
+                         wait=WAIT)
 
 
 def refresh_nexx() -> None:
