@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from devices.nexx.catalog import BY_VARID, ENUM_PARAMETERS, ValueType
+from devices.validation import validate_device_text
 
 ENUM_VARID_CHOICES = [(p.varid, f"{p.varid} {p.name} ({p.scope})") for p in ENUM_PARAMETERS]
 
@@ -16,7 +17,8 @@ class NexxEnumLabel(models.Model):
     varid = models.PositiveIntegerField(choices=ENUM_VARID_CHOICES,
                                         help_text="The enum parameter.")
     value = models.PositiveSmallIntegerField(help_text="Device value (enum index).")
-    label = models.CharField(max_length=64, help_text="What operators see for this value.")
+    label = models.CharField(max_length=64, validators=[validate_device_text],
+                             help_text="What operators see for this value.")
 
     class Meta:
         db_table = "devices_nexx_enum_label"
