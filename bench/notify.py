@@ -41,7 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvcontrol.settings")
 # The scratch database: test_<db>_bench, or test_<db>_bench_<suffix> when TEST_DB_SUFFIX is set.
 os.environ["TEST_DB_SUFFIX"] = "_".join(filter(None, ["bench", os.environ.get("TEST_DB_SUFFIX")]))
 
-from stack import Emulators  # noqa: E402
+from stack import Emulators, scratch_database  # noqa: E402
 
 WAIT = 600.0  # seconds the subscription may take at the bench's rate before the bench gives up
 
@@ -193,23 +193,8 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=200)
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with scratch_database():
         ok = run(args.multiviewers, args.rate, args.bench_rate, args.changes)
-    finally:
-        from devices.nexx.service import close_shared_service
-        from devices.throttle import reset_shared_schedule
-
-        close_shared_service()
-        reset_shared_schedule()
-        connection.close()
-        connection.creation.destroy_test_db(original, verbosity=0)
     return 0 if ok else 1
 
 

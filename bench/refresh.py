@@ -29,7 +29,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvcontrol.settings")
 os.environ["TEST_DB_SUFFIX"] = "_".join(filter(None, ["bench", os.environ.get("TEST_DB_SUFFIX")]))
 
 # The emulators' child process is the one the load benches use.
-from stack import SOURCES, Emulators  # noqa: E402
+from stack import SOURCES, Emulators, scratch_database  # noqa: E402
 
 
 def configure(emulators: Emulators, multiviewers: int, rate: float, quartz_rate: float) -> None:
@@ -105,24 +105,8 @@ def main() -> int:
     parser.add_argument("--quartz-rate", type=float, default=100.0)
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with scratch_database():
         ok = run(args.multiviewers, args.rate, args.quartz_rate)
-    finally:
-        from devices.nexx.service import close_shared_service as close_nexx
-        from devices.quartz.service import close_shared_service as close_quartz
-        from devices.throttle import reset_shared_schedule
-
-        close_nexx()
-        close_quartz()
-        reset_shared_schedule()
-        connection.creation.destroy_test_db(original, verbosity=0)
     return 0 if ok else 1
 
 

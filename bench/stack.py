@@ -22,6 +22,7 @@ the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -626,3 +628,29 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[None]:
+    """Django set up on a scratch database (test_<db>, created here and dropped after), for a
+    bench that runs the system in this process; the shared device clients are closed after."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    original = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        from devices.nexx.service import close_shared_service as close_nexx
+        from devices.quartz.service import close_shared_service as close_quartz
+        from devices.throttle import reset_shared_schedule
+
+        close_nexx()
+        close_quartz()
+        reset_shared_schedule()
+        connection.close()
+        connection.creation.destroy_test_db(original, verbosity=0)
+
