@@ -21,7 +21,7 @@ from state.models import MultiviewerState, RoutingState, WindowState
 from state.planning import UMD_KEYS
 
 
-def _sources_by_input(inputs: Iterable[int | None]) -> dict[int, Source]:
+def sources_by_input(inputs: Iterable[int | None]) -> dict[int, Source]:
     wanted = {i for i in inputs if i is not None}
     return {s.quartz_input: s for s in Source.objects.filter(quartz_input__in=wanted).order_by()}
 
@@ -133,7 +133,7 @@ def multiviewer_view(mv: Multiviewer, user) -> MultiviewerView:
         multiviewer=mv, window_index__lt=len(geometry)).order_by()}
     outputs = [mv.output_for_window(n) for n in range(1, len(geometry) + 1)]
     routes = {r.output: r for r in RoutingState.objects.filter(output__in=outputs).order_by()}
-    sources = _sources_by_input(r.input for r in routes.values())
+    sources = sources_by_input(r.input for r in routes.values())
     views = []
     for index, output in enumerate(outputs):
         row, route = windows.get(index), routes.get(output)
@@ -187,7 +187,7 @@ def routing_list(user) -> list[dict]:
     routes = {r.output: r for r in RoutingState.objects.filter(output__in=list(owners))}
     if AccessService.is_admin(user):
         routes.update({r.output: r for r in RoutingState.objects.exclude(output__in=list(owners))})
-    sources = _sources_by_input(r.input for r in routes.values())
+    sources = sources_by_input(r.input for r in routes.values())
     outputs = sorted(set(owners) | set(routes))
     return [route_document(routes.get(o), o, owner=owners.get(o), sources=sources)
             for o in outputs]
@@ -198,5 +198,5 @@ def route_row(user, output: int) -> dict:
     route = RoutingState.objects.filter(output=output).first()
     owner_mv = owner_of_output(output, among=AccessService.visible_multiviewers(user))
     owner = (owner_mv, output - owner_mv.quartz_output_base + 1) if owner_mv else None
-    sources = _sources_by_input([route.input if route else None])
+    sources = sources_by_input([route.input if route else None])
     return route_document(route, output, owner=owner, sources=sources)

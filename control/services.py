@@ -380,11 +380,6 @@ def _accepted(items: Iterable[_NexxItem]) -> tuple[dict[str, object], dict[int, 
     return mv_params, windows
 
 
-def _record(mv: Multiviewer, mv_params: dict[str, object], windows: dict[int, dict]) -> None:
-    """What the frame accepted in one request (_accepted), into the snapshot together."""
-    StateService.record_accepted(mv, params=mv_params, windows=windows)
-
-
 def _device_failure(error: DeviceError) -> dict:
     return {"error": error.code, "detail": error.detail}
 
@@ -520,7 +515,8 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
                 finally:
                     result.requests += sent.requests
             if not stopped:
-                _record(mv, *_accepted(batch))
+                params, windows = _accepted(batch)
+                StateService.record_accepted(mv, params=params, windows=windows)
                 result.applied.extend(item.name for item in batch)
     if not plan.switches:
         return

@@ -67,15 +67,15 @@ def _multiviewer(message: dict) -> Event | None:
 
 
 def _routing(message: dict) -> Event:
-    from devices.models import Source
+    from control.api.serializers import SourceSerializer
+    from control.documents import sources_by_input
 
     routes = [r for r in message.get("routes") or [] if isinstance(r, dict)]
-    inputs = {r.get("input") for r in routes} - {None}
-    sources = {s.quartz_input: {"id": s.pk, "quartz_input": s.quartz_input, "label": s.label}
-               for s in Source.objects.filter(quartz_input__in=inputs).order_by()}
+    sources = sources_by_input(r.get("input") for r in routes)
     return Event(0, "routing", {"routes": [
         {"output": r.get("output"), "input": r.get("input"),
-         "source": sources.get(r.get("input"))} for r in routes]})
+         "source": (SourceSerializer(sources[r.get("input")]).data
+                    if r.get("input") in sources else None)} for r in routes]})
 
 
 def _lease(message: dict) -> Event:
