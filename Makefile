@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# HOST=0.0.0.0 serves the demo to the other PCs on the LAN too (it prints the addresses).
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # Parallel test workers (pytest-xdist); 0 runs in one process.

@@ -133,6 +133,13 @@ class User(AbstractBaseUser):
         db_table="user_access_mvs",
         help_text="Multiviewers this user may see and change (admins may use all).",
     )
+    # The user's own choice in the control page's source panel; not a grant: only the sources
+    # the user may see are ever offered (AccessService).
+    favourite_sources = models.ManyToManyField(
+        "devices.Source", blank=True, related_name="favourited_by",
+        db_table="user_favourite_sources",
+        help_text="Sources this user marked as favourites in the control page.",
+    )
 
     objects = UserManager()
 

@@ -385,15 +385,29 @@ def _describe_multiviewer(mv: Multiviewer | int) -> str:
     return f"multiviewer {mv.number}" + (f" ({mv.label})" if mv.label else "")
 
 
+MULTIVIEWER_OFF = "multiviewer_off"
+
+
+def _off_on_the_frame(mv: Multiviewer | int) -> Conflict:
+    if isinstance(mv, int):
+        mv = Multiviewer.objects.filter(pk=mv).first() or mv
+    name = f"Multiviewer #{mv}" if isinstance(mv, int) else str(mv)
+    return Conflict(f"{name} is off on the frame: it cannot be shown or changed until it is "
+                    "switched on there and the state is refreshed.", code=MULTIVIEWER_OFF)
+
+
 class AccessService:
     """The one place that answers "may this user see / change this source, multiviewer, router
     output". Admins may use everything; a user only what was granted; anyone else nothing.
     Sources and multiviewers may be given as objects or primary keys.
 
     A multiviewer switched off on the frame (Multiviewer.enabled false, followed by every
-    refresh) is not offered to users even when granted: it shows nothing, and its window
-    outputs feed no screen. The grant stays, so access comes back when it is switched on again.
-    Admins still see and use it (its snapshot says "enabled": false)."""
+    refresh) cannot be used by users even when granted: it shows nothing, and its window
+    outputs feed no screen. It is listed to them (listed_multiviewers) so that it does not
+    vanish without a note, but reading or changing it answers 409 multiviewer_off, and it is
+    left out of everything else (visible_multiviewers: routing, live events, …). The grant
+    stays, so access comes back when it is switched on again. Admins still see and use it (its
+    snapshot says "enabled": false)."""
 
     @staticmethod
     def is_admin(user: AnyUser) -> bool:
@@ -414,6 +428,23 @@ class AccessService:
         if _active(user):
             return Multiviewer.objects.filter(granted_users=user, enabled=True)
         return Multiviewer.objects.none()
+
+    @staticmethod
+    def listed_multiviewers(user: AnyUser) -> QuerySet[Multiviewer]:
+        """The multiviewers GET /api/multiviewers lists: visible_multiviewers, and for a user
+        also the granted ones switched off on the frame (marked "enabled": false there)."""
+        if _is_admin(user):
+            return Multiviewer.objects.all()
+        if _active(user):
+            return Multiviewer.objects.filter(granted_users=user)
+        return Multiviewer.objects.none()
+
+    @staticmethod
+    def multiviewer_off(user: AnyUser, mv: Multiviewer | int) -> bool:
+        """True when `user` holds a grant to `mv` but cannot use it because it is switched off
+        on the frame (never for admins, who may use it)."""
+        return (_active(user) and not _is_admin(user)
+                and user.multiviewers.filter(pk=_pk(mv), enabled=False).exists())
 
     @staticmethod
     def can_use_source(user: AnyUser, source: Source | int) -> bool:
@@ -449,19 +480,50 @@ class AccessService:
 
     @staticmethod
     def require_multiviewer(user: AnyUser, mv: Multiviewer | int) -> None:
+        """Forbidden unless granted; Conflict (409 multiviewer_off) when granted but switched
+        off on the frame."""
         if AccessService.can_use_multiviewer(user, mv):
             return
-        if _active(user) and user.multiviewers.filter(pk=_pk(mv), enabled=False).exists():
-            described = _describe_multiviewer(mv)
-            raise Forbidden(f"{described[0].upper()}{described[1:]} is switched off on the NEXX "
-                            "frame.", code="multiviewer_disabled")
+        if AccessService.multiviewer_off(user, mv):
+            raise _off_on_the_frame(mv)
         raise Forbidden(f"You have no access to {_describe_multiviewer(mv)}.")
 
     @staticmethod
     def require_output(user: AnyUser, output: int) -> None:
-        if not AccessService.can_use_output(user, output):
-            raise Forbidden(f"You have no access to router output {output}: it is not a window "
-                            "output of a multiviewer granted to you.")
+        """Forbidden unless the output feeds a window of a granted multiviewer; Conflict (409
+        multiviewer_off) when that multiviewer is granted but switched off on the frame."""
+        if AccessService.can_use_output(user, output):
+            return
+        if _active(user):
+            off = user.multiviewers.filter(
+                enabled=False, quartz_output_base__lte=output,
+                quartz_output_base__gt=output - WINDOWS_PER_MULTIVIEWER,
+            ).order_by("nexx_index").first()
+            if off is not None:
+                raise _off_on_the_frame(off)
+        raise Forbidden(f"You have no access to router output {output}: it is not a window "
+                        "output of a multiviewer granted to you.")
+
+    # --- favourite sources ----------------------------------------------------------------
+
+    @staticmethod
+    def sources_with_favourites(user: AnyUser) -> QuerySet[Source]:
+        """visible_sources, each annotated `favourite` (True when `user` marked it)."""
+        marked = User.favourite_sources.through.objects.filter(
+            user_id=user.pk if _active(user) else None, source_id=models.OuterRef("pk"))
+        return AccessService.visible_sources(user).annotate(favourite=models.Exists(marked))
+
+    @staticmethod
+    def set_favourite(*, user: User, source_id: int, favourite: bool) -> None:
+        """Mark (or unmark) a source the user may see as one of their favourites; doing it twice
+        changes nothing. NotFound for a source they may not see, as if it did not exist."""
+        source = AccessService.visible_sources(user).filter(pk=source_id).first()
+        if source is None:
+            raise NotFound(f"Source #{source_id} does not exist.")
+        if favourite:
+            user.favourite_sources.add(source)  # ignores a row already there
+        else:
+            user.favourite_sources.remove(source)
 
     @staticmethod
     def grants(user: User) -> dict[str, list[int]]:

@@ -13,7 +13,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from accounts.services import AccessService
+from control.models import UndoStep
 from control.services import owner_of_output
+from control.undo import describe_step
 from devices.layouts import layout_catalog, layout_geometry
 from devices.models import EditLease, Multiviewer, Source
 from devices.nexx.catalog import LAYERS_PER_WINDOW, WINDOWS_PER_MULTIVIEWER
@@ -27,11 +29,14 @@ def sources_by_input(inputs: Iterable[int | None]) -> dict[int, Source]:
 
 
 def sources_list(user) -> list[Source]:
-    return list(AccessService.visible_sources(user).order_by("quartz_input"))
+    """The user's sources, each with `favourite` (theirs)."""
+    return list(AccessService.sources_with_favourites(user).order_by("quartz_input"))
 
 
 def multiviewers_list(user) -> list[dict]:
-    mvs = AccessService.visible_multiviewers(user).select_related("state").order_by("nexx_index")
+    """Every multiviewer listed to the user: a user's granted ones switched off on the frame
+    too ("enabled": false), so that they do not vanish without a note."""
+    mvs = AccessService.listed_multiviewers(user).select_related("state").order_by("nexx_index")
     rows = []
     for mv in mvs:
         state = _state_of(mv)
@@ -79,6 +84,7 @@ class MultiviewerView:
     lease: dict | None
     geometry: list[dict]
     windows: list[WindowView]
+    undo: dict | None = None  # {"description", "login", "at"} of the undo step, if any
 
     def _param(self, name: str) -> int | None:
         # None until the device was read.
@@ -117,7 +123,8 @@ def multiviewer_with_state(pk: int, among=None) -> Multiviewer | None:
     """Multiviewer `pk` of `among` (a queryset, default all) read with its state and edit lease,
     as multiviewer_view wants it."""
     among = Multiviewer.objects.all() if among is None else among
-    return among.select_related("state", "edit_lease__user").filter(pk=pk).order_by().first()
+    return (among.select_related("state", "edit_lease__user", "undo_step").filter(pk=pk)
+            .order_by().first())
 
 
 def multiviewer_view(mv: Multiviewer, user) -> MultiviewerView:
@@ -143,7 +150,15 @@ def multiviewer_view(mv: Multiviewer, user) -> MultiviewerView:
             pcm_bars=row.pcm_bars if row else None, umd=_umd_layers(row.umd if row else None),
             updated_at=row.updated_at if row else None,
             route_updated_at=route.updated_at if route else None))
-    return MultiviewerView(mv, state, _lease_of(mv, user), geometry, views)
+    return MultiviewerView(mv, state, _lease_of(mv, user), geometry, views,
+                           undo=describe_step(_undo_step_of(mv)))
+
+
+def _undo_step_of(mv: Multiviewer) -> UndoStep | None:
+    try:
+        return mv.undo_step
+    except UndoStep.DoesNotExist:
+        return None
 
 
 def _lease_of(mv: Multiviewer, user) -> dict | None:

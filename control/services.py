@@ -28,14 +28,18 @@ what was applied and what failed, and its `partial` is True.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import transaction
 
 from accounts.services import AccessService
-from control import leases
+from control import leases, undo
 from control.changes import UMD_KEYS, MultiviewerChange, WindowChange
+from control.models import UndoStep
+from control.words import place
+from devices.catalog import enum_labels
 from devices.errors import DeviceError, OutputLocked
 from devices.layouts import window_count
 from devices.models import Multiviewer, NexxSettings, QuartzSettings, Source
@@ -111,6 +115,16 @@ class _NexxItem:
     pcm_bars: int | None = None
     layer_index: int | None = None  # 0-based
     umd_values: dict[str, object] = field(default_factory=dict)
+    #: The cached value of each operator key before the change (None: not known), for undo.
+    previous: dict[str, object] = field(default_factory=dict)
+
+    def new_values(self) -> dict[str, object]:
+        """The operator values this item sets, by key."""
+        if self.layer_index is not None:
+            return dict(self.umd_values)
+        if self.window_index is not None:
+            return {"pcm_bars": self.pcm_bars}
+        return dict(self.mv_params)
 
 
 @dataclass
@@ -119,6 +133,8 @@ class _Switch:
     output: int
     source: Source
     field: str  # where the API's error fields name it
+    window: int  # 1-based
+    previous_input: int | None = None  # routed before the change, as cached (None: not known)
 
 
 @dataclass
@@ -160,11 +176,46 @@ def _router_limits(quartz: QuartzSettings) -> tuple[int, int] | None:
     return quartz.source_count, quartz.output_count
 
 
-def _check(errors: dict[str, list[str]], name: str, key: str, value: object) -> object:
+class _Errors(dict):
+    """The refused fields of a change: field key → sentences for an operator, and for the
+    answer's `detail` what is wrong where, in short ("Window 5, UMD layer 1 text: text is 70
+    characters long.")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summaries: list[str] = []
+        self._labels: dict[int, dict[int, str]] | None = None
+
+    def add(self, name: str, message: str, summary: str | None = None) -> None:
+        self.setdefault(name, []).append(message)
+        self.summaries.append(summary or message)
+
+    def labels(self) -> dict[int, dict[int, str]]:
+        # The labels in force (an admin's corrections), read only when a value is refused.
+        if self._labels is None:
+            self._labels = enum_labels()
+        return self._labels
+
+    def invalid_input(self) -> InvalidInput:
+        shown = self.summaries[:_SUMMARIES_SHOWN]
+        more = len(self.summaries) - len(shown)
+        detail = "Nothing was sent. " + " ".join(shown)
+        if more:
+            detail += f" And {more} more problem{'s' if more > 1 else ''}."
+        return InvalidInput(detail, fields=dict(self))
+
+
+_SUMMARIES_SHOWN = 3
+
+
+def _check(errors: _Errors, name: str, key: str, value: object) -> object:
     try:
         return parameter(key).validate(value, name=name)
     except InvalidParameterValue as exc:
-        errors.setdefault(name, []).append(exc.detail)
+        sentence = exc.sentence(errors.labels().get(exc.parameter.varid)
+                                if exc.parameter is not None else None)
+        problem = exc.problem or exc.detail
+        errors.add(name, sentence, f"{place(name)}: {problem[:1].lower()}{problem[1:]}.")
         return None
 
 
@@ -172,7 +223,7 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
     """Validate the whole change (InvalidInput listing every problem, Forbidden for grants) and
     turn it into device items; with `only_differences`, values equal to the cached state are
     left out (listed in `skipped`)."""
-    errors: dict[str, list[str]] = {}
+    errors = _Errors()
     plan = _Plan(quartz_settings=QuartzSettings.load(), nexx_settings=NexxSettings.load())
     state = MultiviewerState.objects.filter(multiviewer=mv).first()
     idx = mv.nexx_index
@@ -184,7 +235,8 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
                 plan.skipped.append("layout")
             else:
                 plan.layout = _NexxItem("layout", {param_id("layout", idx): layout},
-                                        mv_params={"layout": layout})
+                                        mv_params={"layout": layout},
+                                        previous={"layout": _cached(state, "layout")})
     for key, value in change.params().items():
         checked = _check(errors, key, key, value)
         if checked is None:
@@ -193,16 +245,20 @@ def _plan(*, user, mv: Multiviewer, change: MultiviewerChange, only_differences:
             plan.skipped.append(key)
         else:
             plan.nexx.append(_NexxItem(key, {param_id(key, idx): checked},
-                                       mv_params={key: checked}))
+                                       mv_params={key: checked},
+                                       previous={key: _cached(state, key)}))
 
     if change.windows:
         _plan_windows(user=user, mv=mv, change=change, state=state, plan=plan, errors=errors,
                       only_differences=only_differences)
     if errors:
-        raise InvalidInput("The change has invalid values: " + ", ".join(sorted(errors)) + ".",
-                           fields=errors)
+        raise errors.invalid_input()
     _require_sources(user, plan)
     return plan
+
+
+def _cached(state: MultiviewerState | None, key: str) -> object:
+    return getattr(state, key) if state is not None else None
 
 
 def _target_layout(change: MultiviewerChange, state: MultiviewerState | None,
@@ -213,16 +269,15 @@ def _target_layout(change: MultiviewerChange, state: MultiviewerState | None,
 
 
 def _plan_windows(*, user, mv: Multiviewer, change: MultiviewerChange,
-                  state: MultiviewerState | None, plan: _Plan, errors: dict[str, list[str]],
+                  state: MultiviewerState | None, plan: _Plan, errors: _Errors,
                   only_differences: bool) -> None:
     layout = _target_layout(change, state, errors)
     if layout is None and "layout" not in errors:
         raise Conflict(f"The layout of {mv} is not known yet, so its windows cannot be checked; "
                        "refresh the state first.", code="layout_unknown")
     windows_in_layout = WINDOWS_PER_MULTIVIEWER if layout is None else window_count(layout)
-    # The cached windows only tell which values are unchanged.
-    cached = ({w.window_index: w for w in WindowState.objects.filter(multiviewer=mv)}
-              if only_differences else {})
+    # The cached windows tell which values are unchanged, and what undo would restore.
+    cached = {w.window_index: w for w in WindowState.objects.filter(multiviewer=mv)}
     limits = _router_limits(plan.quartz_settings)
     seen: set[int] = set()
     switches: list[_Switch] = []
@@ -230,14 +285,14 @@ def _plan_windows(*, user, mv: Multiviewer, change: MultiviewerChange,
         prefix = f"windows.{wc.window}"
         if (isinstance(wc.window, bool) or not isinstance(wc.window, int)
                 or not 1 <= wc.window <= windows_in_layout):
-            errors.setdefault(f"{prefix}.window", []).append(
-                f"Window {wc.window} is not in layout {layout}, which has windows 1 to "
-                f"{windows_in_layout}." if layout is not None else
-                f"Window {wc.window} does not exist: windows are 1 to {windows_in_layout}.")
+            errors.add(f"{prefix}.window",
+                       f"Window {wc.window} is not in layout {layout}, which has windows 1 to "
+                       f"{windows_in_layout}." if layout is not None else
+                       f"Window {wc.window} does not exist: windows are 1 to "
+                       f"{windows_in_layout}.")
             continue
         if wc.window in seen:
-            errors.setdefault(f"{prefix}.window", []).append(
-                f"Window {wc.window} is given more than once.")
+            errors.add(f"{prefix}.window", f"Window {wc.window} is given more than once.")
             continue
         seen.add(wc.window)
         index = wc.window - 1
@@ -246,19 +301,18 @@ def _plan_windows(*, user, mv: Multiviewer, change: MultiviewerChange,
         if wc.source is not None:
             switch = _plan_switch(mv, wc, limits, errors, prefix)
             if switch is not None:
-                if only_differences and _route_input(switch.output) == wc.source.quartz_input:
-                    plan.skipped.append(switch.name)
-                else:
-                    switches.append(switch)
-    plan.switches.extend(switches)
-
-
-def _route_input(output: int) -> int | None:
-    return StateService.routes([output])[output]
+                switches.append(switch)
+    routed = StateService.routes([s.output for s in switches])
+    for switch in switches:
+        switch.previous_input = routed[switch.output]
+        if only_differences and switch.previous_input == switch.source.quartz_input:
+            plan.skipped.append(switch.name)
+        else:
+            plan.switches.append(switch)
 
 
 def _plan_window_nexx(mv: Multiviewer, wc: WindowChange, index: int, row: WindowState | None,
-                      plan: _Plan, errors: dict[str, list[str]], only_differences: bool,
+                      plan: _Plan, errors: _Errors, only_differences: bool,
                       prefix: str) -> None:
     idx = mv.nexx_index
     label = f"window {wc.window}"
@@ -270,25 +324,25 @@ def _plan_window_nexx(mv: Multiviewer, wc: WindowChange, index: int, row: Window
             else:
                 plan.nexx.append(_NexxItem(f"{label} pcm_bars",
                                            {param_id("pcm_bars", idx, index): bars},
-                                           window_index=index, pcm_bars=bars))
+                                           window_index=index, pcm_bars=bars,
+                                           previous={"pcm_bars": row.pcm_bars if row else None}))
     layers_seen: set[int] = set()
     for layer_change in wc.umd:
         layer = layer_change.layer
         where = f"{prefix}.umd.{layer}"
         if (isinstance(layer, bool) or not isinstance(layer, int)
                 or not 1 <= layer <= LAYERS_PER_WINDOW):
-            errors.setdefault(f"{where}.layer", []).append(
-                f"UMD layer {layer} does not exist: layers are 1 to {LAYERS_PER_WINDOW}.")
+            errors.add(f"{where}.layer",
+                       f"UMD layer {layer} does not exist: layers are 1 to {LAYERS_PER_WINDOW}.")
             continue
         if layer in layers_seen:
-            errors.setdefault(f"{where}.layer", []).append(
-                f"UMD layer {layer} is given more than once.")
+            errors.add(f"{where}.layer", f"UMD layer {layer} is given more than once.")
             continue
         layers_seen.add(layer)
         unknown = sorted(set(layer_change.values) - set(UMD_KEYS))
         for key in unknown:
-            errors.setdefault(f"{where}.{key}", []).append(
-                f"{key} is not a UMD parameter; they are {', '.join(UMD_KEYS)}.")
+            errors.add(f"{where}.{key}",
+                       f"{key} is not a UMD parameter; they are {', '.join(UMD_KEYS)}.")
         cached_layer = (row.umd[layer - 1] if row is not None and isinstance(row.umd, list)
                         and len(row.umd) >= layer and isinstance(row.umd[layer - 1], dict)
                         else {})
@@ -307,26 +361,28 @@ def _plan_window_nexx(mv: Multiviewer, wc: WindowChange, index: int, row: Window
             plan.nexx.append(_NexxItem(
                 f"{label} umd layer {layer}",
                 {param_id(key, idx, index, layer - 1): value for key, value in values.items()},
-                window_index=index, layer_index=layer - 1, umd_values=values))
+                window_index=index, layer_index=layer - 1, umd_values=values,
+                previous={key: cached_layer.get(key) for key in values}))
 
 
 def _plan_switch(mv: Multiviewer, wc: WindowChange, limits: tuple[int, int] | None,
-                 errors: dict[str, list[str]], prefix: str) -> _Switch | None:
+                 errors: _Errors, prefix: str) -> _Switch | None:
     output = mv.output_for_window(wc.window)
     source = wc.source
     if limits is not None:
         sources, outputs = limits
         if not 1 <= source.quartz_input <= sources:
-            errors.setdefault(f"{prefix}.source", []).append(
-                f"Source {source} is router input {source.quartz_input}, but the router has "
-                f"inputs 1 to {sources}.")
+            errors.add(f"{prefix}.source",
+                       f"Source {source} is router input {source.quartz_input}, but the router "
+                       f"has inputs 1 to {sources}.")
             return None
         if not 1 <= output <= outputs:
-            errors.setdefault(f"{prefix}.source", []).append(
-                f"Window {wc.window} of {mv} shows router output {output}, but the router has "
-                f"outputs 1 to {outputs}; correct the multiviewer's output base.")
+            errors.add(f"{prefix}.source",
+                       f"Window {wc.window} of {mv} shows router output {output}, but the "
+                       f"router has outputs 1 to {outputs}; correct the multiviewer's output "
+                       "base.")
             return None
-    return _Switch(f"window {wc.window} source", output, source, f"{prefix}.source")
+    return _Switch(f"window {wc.window} source", output, source, f"{prefix}.source", wc.window)
 
 
 def _require_sources(user, plan: _Plan) -> None:
@@ -394,27 +450,33 @@ class ControlService:
         """Validate, limit, lease, send and record one change of `multiviewer` for `user`.
 
         Raises InvalidInput (400), Forbidden (403 not_granted), Conflict (409 edit_lease_held,
-        layout_unknown), TooLarge (413), RateLimited (429) before anything is sent, and the
-        DeviceError when a device failed before anything was applied."""
+        layout_unknown, multiviewer_off), TooLarge (413), RateLimited (429) before anything is
+        sent, and the DeviceError when a device failed before anything was applied.
+
+        What was applied becomes the multiviewer's undo step (control/undo.py)."""
+        return _apply(user=user, mv=multiviewer, change=change, enforce_rate=enforce_rate,
+                      enforce_size=enforce_size, only_differences=only_differences)
+
+    @staticmethod
+    def undo(*, user, multiviewer: Multiviewer) -> ApplyResult:
+        """Apply the multiviewer's undo step as `apply` applies a change (the same checks, rate,
+        lease, devices and recording) and consume it as it goes: the step is gone, or holds only
+        what a partial undo did not apply. Values already as the step would set them are not
+        sent.
+
+        Conflict (409 nothing_to_undo) when there is no step; InvalidInput when a window's
+        previous input is not a registered source; otherwise what apply raises."""
         require_multiviewer(user, multiviewer)
-        plan = _plan(user=user, mv=multiviewer, change=change,
-                     only_differences=only_differences)
-        count = change.parameter_count()
-        limit = settings.MAX_PARAMS_PER_REQUEST
-        if enforce_size and count > limit:
-            raise TooLarge(f"This change sets {count} parameters; one request may set at most "
-                           f"{limit}. Split it into smaller changes.",
-                           extra={"count": count, "limit": limit})
-        result = ApplyResult(skipped=list(plan.skipped))
-        if plan.empty:
-            return result
-        if enforce_rate:
-            enforce(group=WRITE_RATE_GROUP, key=str(user.pk), rate=settings.WRITE_RATE,
-                    what="changes")
-        leases.acquire(multiviewer=multiviewer, user=user)
-        _send(multiviewer, plan, result)
-        if result.error is not None and not result.applied:
-            raise result.error
+        step = undo.required_step(multiviewer)
+        inverse = undo.Inverse.from_json(step.change)
+        # Not held to MAX_PARAMS_PER_REQUEST: a step is one multiviewer's worth at most (a
+        # preset's background job may have changed all of it at once), and it is all or nothing
+        # for the operator.
+        result = _apply(user=user, mv=multiviewer, change=inverse.to_change(multiviewer),
+                        enforce_rate=True, enforce_size=False, only_differences=True,
+                        undoing=(step, inverse))
+        # Also when nothing had to be sent (all of it was already so).
+        undo.consume(step, left=inverse.only(f["item"] for f in result.failed))
         return result
 
     @staticmethod
@@ -471,6 +533,87 @@ class ControlService:
         return leases.break_lease(multiviewer=multiviewer)
 
 
+def _apply(*, user, mv: Multiviewer, change: MultiviewerChange, enforce_rate: bool,
+           enforce_size: bool, only_differences: bool,
+           undoing: tuple[UndoStep, undo.Inverse] | None = None) -> ApplyResult:
+    """ControlService.apply; `undoing` (the step and its inverse, which `change` is) consumes
+    that step as the change is accepted instead of recording a new one."""
+    require_multiviewer(user, mv)
+    plan = _plan(user=user, mv=mv, change=change, only_differences=only_differences)
+    count = change.parameter_count()
+    limit = settings.MAX_PARAMS_PER_REQUEST
+    if enforce_size and count > limit:
+        raise TooLarge(f"This change sets {count} parameters; one request may set at most "
+                       f"{limit}. Split it into smaller changes.",
+                       extra={"count": count, "limit": limit})
+    result = ApplyResult(skipped=list(plan.skipped))
+    if plan.empty:
+        return result
+    if enforce_rate:
+        enforce(group=WRITE_RATE_GROUP, key=str(user.pk), rate=settings.WRITE_RATE,
+                what="changes")
+    leases.acquire(multiviewer=mv, user=user)
+
+    def keep_undo(*, announce: bool) -> None:
+        if undoing is None:
+            _record_undo(mv, user, plan, result.applied, announce=announce)
+        else:
+            step, inverse = undoing
+            pending = set(plan.item_names()) - set(result.applied)
+            undo.consume(step, left=inverse.only(pending), announce=announce)
+
+    _send(mv, plan, result, keep_undo)
+    if result.error is not None and not result.applied:
+        raise result.error
+    return result
+
+
+def _record_undo(mv: Multiviewer, user, plan: _Plan, applied: list[str], *,
+                 announce: bool) -> None:
+    """Replace the multiviewer's undo step with the inverse of what was applied so far, from the
+    cached values read while planning. A change that set only values already there leaves the
+    step as it was (the state is still what the step's change left); one that changed values
+    the cache did not know removes it (it cannot be undone, and an older step must not be
+    undone out of order). `announce`: publish the multiviewer's change (not needed when a
+    state record of the same transaction does)."""
+    done = set(applied)
+    inverse = undo.Inverse()
+    changed = False
+    for item in ([plan.layout] if plan.layout else []) + plan.nexx:
+        if item.name not in done:
+            continue
+        for key, value in item.new_values().items():
+            before = item.previous.get(key)
+            if before == value:
+                continue
+            changed = True
+            if before is None:
+                continue
+            if item.window_index is None:
+                if key == "layout":
+                    inverse.layout = before
+                else:
+                    inverse.params[key] = before
+            elif item.layer_index is None:
+                inverse.window(item.window_index + 1).pcm_bars = before
+            else:
+                layers = inverse.window(item.window_index + 1).umd
+                layers.setdefault(item.layer_index + 1, {})[key] = before
+    for switch in plan.switches:
+        if switch.name not in done or switch.previous_input == switch.source.quartz_input:
+            continue
+        changed = True
+        if switch.previous_input is not None:
+            inverse.window(switch.window).source = switch.previous_input
+    if not changed:
+        return
+    if inverse.layout is not None:
+        inverse.keep_windows(window_count(inverse.layout))
+    else:
+        inverse.keep_windows(WINDOWS_PER_MULTIVIEWER)
+    undo.record(mv, login=user.login, inverse=inverse, announce=announce)
+
+
 def owner_of_output(output: int, among=None) -> Multiviewer | None:
     """The multiviewer (of `among`, default all) one of whose windows shows router `output` (the
     lowest-numbered one when cabling overlaps), or None."""
@@ -489,9 +632,10 @@ def _switch_outcome(result: ApplyResult, output: int) -> RoutingState:
     return route
 
 
-def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
+def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult,
+          keep_undo: Callable[..., None]) -> None:
     """Send the plan, recording what each request the devices accepted changed as soon as it
-    is accepted; stop at the first failure."""
+    is accepted (and the undo step with it); stop at the first failure."""
     nexx_batches = ([[plan.layout]] if plan.layout else []) + _batches(plan.nexx)
     stopped = False
     if nexx_batches:
@@ -516,8 +660,12 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
                     result.requests += sent.requests
             if not stopped:
                 params, windows = _accepted(batch)
-                StateService.record_accepted(mv, params=params, windows=windows)
-                result.applied.extend(item.name for item in batch)
+                # One transaction: the multiviewer's event (published on commit by the state
+                # record) shows the undo step that goes with it.
+                with transaction.atomic():
+                    StateService.record_accepted(mv, params=params, windows=windows)
+                    result.applied.extend(item.name for item in batch)
+                    keep_undo(announce=False)
     if not plan.switches:
         return
     if stopped:
@@ -528,18 +676,26 @@ def _send(mv: Multiviewer, plan: _Plan, result: ApplyResult) -> None:
     except DeviceError as exc:
         _fail(result, [s.name for s in plan.switches], exc)
         return
-    for number, switch in enumerate(plan.switches):
-        try:
-            result.requests += 1
-            quartz.switch(switch.output, switch.source.quartz_input)
-        except OutputLocked as exc:
-            _fail(result, [switch.name], exc)  # only this output: the others may go on
-            continue
-        except DeviceError as exc:
-            _fail(result, [s.name for s in plan.switches[number:]], exc, failed_now=1)
-            return
-        StateService.record_route(switch.output, switch.source.quartz_input)
-        result.applied.append(switch.name)
+    switched = False
+    try:
+        for number, switch in enumerate(plan.switches):
+            try:
+                result.requests += 1
+                quartz.switch(switch.output, switch.source.quartz_input)
+            except OutputLocked as exc:
+                _fail(result, [switch.name], exc)  # only this output: the others may go on
+                continue
+            except DeviceError as exc:
+                _fail(result, [s.name for s in plan.switches[number:]], exc, failed_now=1)
+                return
+            StateService.record_route(switch.output, switch.source.quartz_input)
+            result.applied.append(switch.name)
+            switched = True
+    finally:
+        # Once for all the switches (a route publishes a routing event, not the multiviewer's),
+        # even when the change broke off: what the router accepted can be undone.
+        if switched:
+            keep_undo(announce=True)
 
 
 def _fail(result: ApplyResult, names: list[str], error: DeviceError | None, *,

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from devices.models import EditLease, Multiviewer, NexxSettings, QuartzSettings, Source
 from mvcontrol.events import publish
@@ -129,16 +130,42 @@ class NexxSettingsAdmin(SingletonAdmin):
         return secret_status(obj.jwt_password)
 
 
+class CategoryFilter(admin.SimpleListFilter):
+    """The categories in use, and the sources without one (which Django's own filter of a text
+    field cannot pick out: an empty value has no link of its own)."""
+
+    title = "category"
+    parameter_name = "category"
+    # A category is "=" + its name, so that no name an admin types can mean "no category".
+    NONE = "none"
+
+    def lookups(self, request, model_admin):
+        names = (Source.objects.exclude(category="").order_by("category")
+                 .values_list("category", flat=True).distinct())
+        return [(self.NONE, "No category"), *((f"={name}", name) for name in names)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.NONE:
+            return queryset.filter(category="")
+        if value and value.startswith("="):
+            return queryset.filter(category=value[1:])
+        return queryset
+
+
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ["quartz_input", "label"]
-    search_fields = ["label", "quartz_input"]
+    list_display = ["quartz_input", "label", "category"]
+    # Categories are set here only: a refresh renames sources from the router, never regroups.
+    list_editable = ["category"]
+    list_filter = [CategoryFilter]
+    search_fields = ["label", "category", "quartz_input"]
     ordering = ["quartz_input"]
 
 
 @admin.register(Multiviewer)
 class MultiviewerAdmin(admin.ModelAdmin):
-    list_display = ["number", "label", "nexx_index", "enabled", "quartz_output_base",
+    list_display = ["number", "label", "nexx_index", "on_the_frame", "quartz_output_base",
                     "edited_by"]
     list_filter = ["enabled"]
     search_fields = ["label"]
@@ -148,6 +175,15 @@ class MultiviewerAdmin(admin.ModelAdmin):
     @admin.display(description="Multiviewer", ordering="nexx_index")
     def number(self, obj: Multiviewer) -> str:
         return f"MV {obj.number}"
+
+    @admin.display(description="On the frame", ordering="enabled")
+    def on_the_frame(self, obj: Multiviewer) -> str:
+        # Followed by every refresh (the frame's enable flag); operators holding a grant see
+        # the multiviewer listed the same way, and cannot open it until it is switched on.
+        if obj.enabled:
+            return "on"
+        return format_html('<span class="off-on-the-frame" style="color: {};">{}</span>',
+                           "var(--body-quiet-color, #999)", "off on the frame")
 
     @admin.display(description="Edited by")
     def edited_by(self, obj: Multiviewer) -> str:

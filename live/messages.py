@@ -1,7 +1,9 @@
 """What a published message becomes on the page: the event types of GET /api/events.
 
-    multiviewer  {"multiviewer": id, "document": GET /api/multiviewers/{id}'s answer}
-    routing      {"routes": [{"output", "input", "source": {id, quartz_input, label} | null}]}
+    multiviewer  {"multiviewer": id, "document": GET /api/multiviewers/{id}'s answer, its
+                 undo step included}
+    routing      {"routes": [{"output", "input",
+                              "source": {id, quartz_input, label, category} | null}]}
     lease        {"multiviewer": id, "lease": {"login", "expires_at"} | null, "action"}
     refresh      GET /api/refresh/status's answer
     preset_job   GET /api/presets/jobs/{job}'s answer (to its owner only)

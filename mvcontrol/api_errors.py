@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse, UnreadablePostError
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.template.loader import render_to_string
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django_ratelimit.exceptions import Ratelimited
@@ -125,10 +126,23 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def csrf_failure_detail(request, reason: str) -> str:
+    """Why a request failed the CSRF check, in words that say what helps. Reloading helps only
+    when the token is stale; a cookie the browser never sends (an HTTPS-only cookie on a page
+    opened over plain HTTP) fails the same way on every reload."""
+    if reason == REASON_NO_CSRF_COOKIE:
+        if settings.CSRF_COOKIE_SECURE and not request.is_secure():
+            return ("The browser sent no security cookie: this server sends its cookies over "
+                    "HTTPS only and the page was opened over plain HTTP. Open it with https://; "
+                    "reloading will not help.")
+        return ("The browser sent no security cookie: allow cookies for this site, then "
+                "reload the page.")
+    return "The security token is missing or out of date; reload the page."
+
+
 def csrf_failure(request, reason: str = ""):
     if _is_api(request):
-        return JsonResponse(error_body("csrf_failed",
-                                       "The CSRF token is missing or wrong; reload the page."),
+        return JsonResponse(error_body("csrf_failed", csrf_failure_detail(request, reason)),
                             status=403)
     return django_csrf_failure(request, reason=reason)
 

@@ -1,4 +1,4 @@
-"""The two HTML pages operators use: login and the control page.
+"""The two HTML pages operators use: login and the control page; and /favicon.ico.
 
 They only hand out markup, the csrftoken cookie and the static ES modules; everything the pages
 show or change goes through the JSON API (/api/...), like any other client would.
@@ -6,16 +6,23 @@ show or change goes through the JSON API (/api/...), like any other client would
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from accounts.services import AccessService
+from mvcontrol.middleware import sessionless
+
+FAVICON = "img/favicon.svg"
+FAVICON_MAX_AGE = 24 * 3600  # a changed icon shows within a day; a fixed name cannot be hashed
 
 
 def safe_next(request: HttpRequest) -> str:
@@ -47,3 +54,16 @@ def control_page(request: HttpRequest) -> HttpResponse:
         "login": user.login,
         "is_admin": AccessService.is_admin(user),
     })
+
+
+@require_GET
+@sessionless
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico: the icon the pages link to, for what asks this address without reading a
+    page's <link rel="icon"> (browsers on pages without one, bookmarks, some proxies)."""
+    path = finders.find(FAVICON)
+    if path is None:
+        raise Http404("favicon missing from the static files")
+    response = HttpResponse(Path(path).read_bytes(), content_type="image/svg+xml")
+    patch_cache_control(response, public=True, max_age=FAVICON_MAX_AGE)
+    return response

@@ -1,7 +1,9 @@
 """Settings, all from the environment (django-environ). See README "Configuration".
 
-Defaults serve the local demo. With DEBUG off the process refuses to start on an unsafe default:
-a missing or demo SECRET_KEY, or an empty ALLOWED_HOSTS.
+Defaults serve the local demo, also to other PCs on the LAN over plain HTTP (`make run
+HOST=0.0.0.0`): with DEBUG on, any host name is answered and the cookies are not HTTPS-only. With
+DEBUG off none of that is a default: the process refuses to start on a missing or demo SECRET_KEY
+or an empty ALLOWED_HOSTS, and the cookies are HTTPS-only unless SESSION_COOKIE_SECURE=false.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ DEMO_SECRET_KEY = "demo-insecure-secret-key-change-me"  # noqa: S105 - refused i
 # The default serves the local demo; production sets DEBUG=false (and then must set the rest).
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEMO_SECRET_KEY)
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
-)
+# The demo answers whatever name or address another PC on the LAN reaches it by (a browser there
+# would otherwise get 400 "Invalid HTTP_HOST"); production lists its names and nothing else.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 if not DEBUG:
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files: no CDN needed
     "django_q",
     "accounts",
     "devices",
@@ -155,7 +158,9 @@ SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
 SESSION_SAVE_EVERY_REQUEST = True  # sliding lifetime: each request pushes the expiry forward
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+# HTTPS-only cookies by default in production. Not in the demo: a browser on another PC talks
+# plain HTTP to it and would drop them, and every login would then fail its CSRF check.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "mvcontrol.api_errors.csrf_failure"
@@ -260,6 +265,11 @@ SPECTACULAR_SETTINGS = {
     # <id:…> (mvcontrol/converters.py): what a PostgreSQL bigint holds.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0,
                                         "maximum": 2**63 - 1}},
+    # /api/docs and /api/redoc load their scripts from this server's static files (the
+    # drf-spectacular-sidecar package): a control-room network usually reaches no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Control rules (later issues read these) ----------------------------------------------------

@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from mvcontrol import health, pages
 
@@ -20,11 +24,16 @@ api_patterns = [
     path("", include("presets.api.urls")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # drf-spectacular's page without its web fonts (templates/api_docs/redoc.html).
+    path("redoc", SpectacularRedocView.as_view(url_name="api-schema",
+                                               template_name="api_docs/redoc.html"),
+         name="api-redoc"),
 ]
 
 urlpatterns = [
     path("", pages.control_page, name="control"),
     path("login", pages.login_page, name="login"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

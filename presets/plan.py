@@ -59,6 +59,22 @@ class MultiviewerPlan:
                 names.append(f"window {number} source")
         return names
 
+    def group_counts(self) -> dict[str, int]:
+        """parameter_count() by preset group (groups with nothing to send are left out)."""
+        counts: dict[str, int] = {}
+
+        def add(group: str, n: int) -> None:
+            if n:
+                counts[group] = counts.get(group, 0) + n
+
+        for key in self.params:
+            add(MULTIVIEWER_PARAM_GROUPS[key], 1)
+        for window in self.windows.values():
+            add("pcm", window.pcm_bars is not None)
+            add("umd", sum(len(values) for values in window.umd.values()))
+            add("sources", window.source is not None)
+        return counts
+
     def parameter_count(self) -> int:
         """NEXX parameters plus router switches (as MultiviewerChange.parameter_count)."""
         return len(self.params) + sum(

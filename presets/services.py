@@ -1,8 +1,10 @@
 """PresetService: save multiviewer settings from the cached state, apply them back, import and
 export them as files.
 
+    PresetService.check_save(user=u, multiviewer_ids=[3])  # what u could not apply later
     saved = PresetService.save_preset(user=u, name="Evening", multiviewer_ids=[3],
                                       groups=["layout", "umd"])
+    PresetService.preview_apply(user=u, preset_id=saved.preset.pk)  # counts, nothing sent
     outcome = PresetService.apply_preset(user=u, preset_id=saved.preset.pk)
     outcome.result      # per multiviewer and group: applied / skipped / failed (apply at once)
     outcome.job         # or the ApplyJob a django-q2 worker runs (large applies)
@@ -25,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.services import AccessService
+from accounts.services import MULTIVIEWER_OFF, AccessService
 from control import leases
 from devices.errors import DeviceError
 from devices.layouts import layout_catalog
@@ -197,39 +199,16 @@ class PresetService:
 
         Windows saved are those of the layout in force; a window's source is the router input
         routed to its output, saved when it is a registered source."""
-        wanted = [g for g in GROUPS if g in set(groups)]
-        unknown_groups = sorted(set(groups) - set(GROUPS))
         problem = doc_module.name_problem(name)
-        errors: dict[str, list[str]] = {}
-        if problem:
-            errors["name"] = [f"The name {problem}."]
-        if unknown_groups or not wanted:
-            errors["groups"] = [f"Choose among {', '.join(GROUPS)}"
-                                + (f"; unknown: {', '.join(unknown_groups)}." if unknown_groups
-                                   else ".")]
-        ids = list(dict.fromkeys(multiviewer_ids))
-        mvs = {mv.pk: mv for mv in Multiviewer.objects.filter(pk__in=ids)}
-        if not ids:
-            errors["multiviewers"] = ["Choose at least one multiviewer."]
-        elif missing := [i for i in ids if i not in mvs]:
-            errors["multiviewers"] = ["Unknown multiviewer ids: "
-                                      + ", ".join(map(str, missing)) + "."]
-        if errors:
-            raise InvalidInput("The preset cannot be saved: " + ", ".join(sorted(errors)) + ".",
-                               fields=errors)
+        wanted, mvs = _save_choice(user, multiviewer_ids, groups,
+                                   {"name": [f"The name {problem}."]} if problem else {})
         name = name.strip()
-        refused = [mvs[i] for i in ids if not AccessService.can_use_multiviewer(user, mvs[i])]
-        if refused:
-            raise Forbidden("You have no access to "
-                            + ", ".join(_describe_mv(mv) for mv in refused) + ".",
-                            code="not_granted",
-                            fields={"multiviewers": [_describe_mv(mv) for mv in refused]})
         counts = _window_counts()
         sources = {s.quartz_input: s for s in Source.objects.all()}
         parts: list[MultiviewerPart] = []
         warnings: list[str] = []
         unread: dict[str, list[str]] = {}
-        for mv in sorted(mvs.values(), key=lambda m: m.nexx_index):
+        for mv in mvs:
             part, missing_values, notes = _part_from_state(mv, wanted, counts, sources)
             if not missing_values and not part.groups:
                 missing_values = [f"nothing of {mv} can be saved for "
@@ -253,6 +232,34 @@ class PresetService:
                            fields=exc.fields) from None
         preset = _store(user=user, doc=doc)
         return SavedPreset(preset, doc, warnings)
+
+    @staticmethod
+    def check_save(*, user, multiviewer_ids: Sequence[int],
+                   groups: Iterable[str] = GROUPS) -> dict:
+        """What saving these multiviewers and groups would store that `user` could not apply
+        later, per group: {"not_applicable": {"sources": ["MV 2 window 3: 12: CAM 12", …]}}
+        (the routed sources not granted to them; {} when they could apply it all). The same
+        400/403/409 as save_preset for a bad choice; nothing is stored and no device is asked."""
+        wanted, mvs = _save_choice(user, multiviewer_ids, groups, {})
+        not_applicable: dict[str, list[str]] = {}
+        if "sources" in wanted:
+            usable = set(AccessService.visible_sources(user).values_list("quartz_input",
+                                                                          flat=True))
+            sources = {s.quartz_input: s for s in Source.objects.exclude(
+                quartz_input__in=usable)}
+            counts = _window_counts()
+            refused = []
+            for mv in mvs:
+                current = _current(mv)
+                # The windows a save holds: those of the layout in force (none while unknown).
+                windows = counts.get(current.params.get("layout"), 0)
+                for number in range(1, windows + 1):
+                    source = sources.get(current.routes.get(number))
+                    if source is not None:
+                        refused.append(f"{mv} window {number}: {source}")
+            if refused:
+                not_applicable["sources"] = refused
+        return {"not_applicable": not_applicable}
 
     @staticmethod
     def delete_preset(*, user, preset_id: int) -> None:
@@ -325,6 +332,40 @@ class PresetService:
         reports, error = _run(user=user, targets=targets, sources=sources, enforce_size=True)
         return ApplyOutcome(result=_result(preset.pk, doc.name, reports), parameters=total,
                             error=error)
+
+    @staticmethod
+    def preview_apply(*, user, preset_id: int, multiviewer_ids: Sequence[int] | None = None,
+                      groups: Iterable[str] | None = None) -> dict:
+        """What apply_preset would send now, planned as it plans against the cached state
+        (only differences): per multiviewer the parameters and their count per chosen group,
+        the total, and whether it would run as a background job. The choice is checked as apply
+        checks it (400), but what apply would refuse for the grants is listed under `refused`
+        instead of raised. No device, no rate limit, no lease."""
+        preset = PresetService.get_preset(user=user, preset_id=preset_id)
+        doc = PresetService.document(preset)
+        targets, chosen_groups = _select(doc, multiviewer_ids, groups)
+        not_granted, off, refused_sources = _refusals(user, targets, chosen_groups)
+        _sources_for(targets, chosen_groups)
+        counts = _window_counts()
+        rows = []
+        for target in targets:
+            plan = plan_multiviewer(target.part, _current(target.multiviewer), chosen_groups,
+                                    counts)
+            per_group = plan.group_counts()
+            rows.append({"multiviewer": _mv_json(target.multiviewer, target.part),
+                         "parameters": plan.parameter_count(),
+                         "groups": {g: per_group.get(g, 0) for g in chosen_groups}})
+        total = sum(row["parameters"] for row in rows)
+        return {
+            "preset": {"id": preset.pk, "name": doc.name},
+            "parameters": total,
+            "background": total > settings.MAX_PARAMS_PER_REQUEST,
+            "multiviewers": rows,
+            "refused": {
+                "multiviewers": [_describe_mv(mv) for mv in not_granted]
+                + [f"{_describe_mv(mv)}: off on the frame" for mv in off],
+                "sources": [_describe_source(source) for source in refused_sources]},
+        }
 
     @staticmethod
     def get_job(*, user, job_id: int) -> ApplyJob:
@@ -538,10 +579,11 @@ def _select(doc: PresetDocument, multiviewer_ids: Sequence[int] | None,
     return [_Target(existing[p.nexx_index], p) for p in parts], chosen_groups
 
 
-def _require_grants(user, targets: list[_Target], groups: list[str]) -> None:
-    """403 naming every multiviewer and source of the choice that is not granted."""
-    refused_mvs = [t.multiviewer for t in targets
-                   if not AccessService.can_use_multiviewer(user, t.multiviewer)]
+def _refusals(user, targets: list[_Target], groups: list[str]
+              ) -> tuple[list[Multiviewer], list[Multiviewer], list[Source]]:
+    """What apply would refuse for the grants: the multiviewers not granted, those granted but
+    switched off on the frame, and the sources routed (when `sources` is applied) not granted."""
+    not_granted, off = _unusable([t.multiviewer for t in targets], user)
     refused_sources: dict[int, Source] = {}
     if "sources" in groups:
         inputs = {w.source.quartz_input for t in targets for w in t.part.windows
@@ -549,17 +591,67 @@ def _require_grants(user, targets: list[_Target], groups: list[str]) -> None:
         for source in Source.objects.filter(quartz_input__in=inputs):
             if not AccessService.can_use_source(user, source):
                 refused_sources[source.quartz_input] = source
-    if not refused_mvs and not refused_sources:
-        return
-    names = [_describe_mv(mv) for mv in refused_mvs]
-    names += [_describe_source(s) for _, s in sorted(refused_sources.items())]
-    fields = {}
-    if refused_mvs:
-        fields["multiviewers"] = [_describe_mv(mv) for mv in refused_mvs]
-    if refused_sources:
-        fields["sources"] = [_describe_source(s) for _, s in sorted(refused_sources.items())]
-    raise Forbidden("You have no access to " + ", ".join(names) + ".", code="not_granted",
-                    fields=fields)
+    return not_granted, off, [s for _, s in sorted(refused_sources.items())]
+
+
+def _unusable(mvs: Iterable[Multiviewer], user) -> tuple[list[Multiviewer], list[Multiviewer]]:
+    """Of `mvs`, those not granted to `user` and those granted but switched off on the frame."""
+    refused = [mv for mv in mvs if not AccessService.can_use_multiviewer(user, mv)]
+    off = [mv for mv in refused if AccessService.multiviewer_off(user, mv)]
+    return [mv for mv in refused if mv not in off], off
+
+
+def _refuse(not_granted: list[Multiviewer], off: list[Multiviewer],
+            sources: list[Source] = ()) -> None:
+    """403 naming every multiviewer and source not granted; else 409 multiviewer_off naming
+    those switched off on the frame."""
+    if not_granted or sources:
+        names = [_describe_mv(mv) for mv in not_granted] + [_describe_source(s) for s in sources]
+        fields = {}
+        if not_granted:
+            fields["multiviewers"] = [_describe_mv(mv) for mv in not_granted]
+        if sources:
+            fields["sources"] = [_describe_source(s) for s in sources]
+        raise Forbidden("You have no access to " + ", ".join(names) + ".", code="not_granted",
+                        fields=fields)
+    if off:
+        names = ", ".join(str(mv) for mv in off)
+        raise Conflict(f"{names} {'is' if len(off) == 1 else 'are'} off on the frame: "
+                       f"{'it' if len(off) == 1 else 'they'} cannot be shown or changed until "
+                       "switched on there and the state is refreshed.", code=MULTIVIEWER_OFF,
+                       fields={"multiviewers": [f"{_describe_mv(mv)} is off on the frame."
+                                                for mv in off]})
+
+
+def _require_grants(user, targets: list[_Target], groups: list[str]) -> None:
+    """403 naming every multiviewer and source of the choice that is not granted; 409
+    multiviewer_off for granted multiviewers switched off on the frame."""
+    _refuse(*_refusals(user, targets, groups))
+
+
+def _save_choice(user, multiviewer_ids: Sequence[int], groups: Iterable[str],
+                 errors: dict[str, list[str]]) -> tuple[list[str], list[Multiviewer]]:
+    """The groups (in GROUPS order) and the multiviewers (by index) to save: InvalidInput with
+    `errors` and every problem of the choice, then 403 / 409 as _refuse."""
+    groups = list(groups)
+    wanted = [g for g in GROUPS if g in set(groups)]
+    unknown_groups = sorted(set(groups) - set(GROUPS))
+    if unknown_groups or not wanted:
+        errors["groups"] = [f"Choose among {', '.join(GROUPS)}"
+                            + (f"; unknown: {', '.join(unknown_groups)}." if unknown_groups
+                               else ".")]
+    ids = list(dict.fromkeys(multiviewer_ids))
+    mvs = {mv.pk: mv for mv in Multiviewer.objects.filter(pk__in=ids)}
+    if not ids:
+        errors["multiviewers"] = ["Choose at least one multiviewer."]
+    elif missing := [i for i in ids if i not in mvs]:
+        errors["multiviewers"] = ["Unknown multiviewer ids: "
+                                  + ", ".join(map(str, missing)) + "."]
+    if errors:
+        raise InvalidInput("The preset cannot be saved: " + ", ".join(sorted(errors)) + ".",
+                           fields=errors)
+    _refuse(*_unusable([mvs[i] for i in ids], user))
+    return wanted, sorted(mvs.values(), key=lambda m: m.nexx_index)
 
 
 def _sources_for(targets: list[_Target], groups: list[str]) -> dict[int, Source]:

@@ -158,6 +158,60 @@ def test_duplicate_multiviewer_index_refused_in_admin(client, admin_user):
     assert Multiviewer.objects.count() == 1
 
 
+def test_source_categories_are_set_in_the_list_filtered_and_searched(client, admin_user):
+    cam = Source.objects.create(quartz_input=1, label="CAM 1", category="Cameras")
+    vt = Source.objects.create(quartz_input=2, label="VT 1")
+    gfx = Source.objects.create(quartz_input=3, label="GFX")
+    client.force_login(admin_user)
+    url = reverse("admin:devices_source_changelist")
+    response = client.get(url)
+    assert response.status_code == 200
+    assert 'name="form-0-category"' in response.content.decode()  # editable in the list
+
+    # Several at once from the list, with the one text rule: a control character is refused.
+    def save_categories(categories: dict) -> object:
+        rows = [cam, vt, gfx]
+        data = {"form-TOTAL_FORMS": "3", "form-INITIAL_FORMS": "3", "_save": "Save"}
+        for i, source in enumerate(rows):
+            data[f"form-{i}-id"] = str(source.pk)
+            data[f"form-{i}-category"] = categories.get(source.quartz_input, source.category)
+        return client.post(url, data)
+
+    assert save_categories({2: "Playout", 3: "Graphics"}).status_code == 302
+    assert dict(Source.objects.values_list("quartz_input", "category")) == {
+        1: "Cameras", 2: "Playout", 3: "Graphics"}
+    response = save_categories({3: "Gra\u200bphics"})
+    assert response.status_code == 200 and "U+200B" in response.content.decode()
+    assert Source.objects.get(pk=gfx.pk).category == "Graphics"
+
+    Source.objects.filter(pk=gfx.pk).update(category="")
+
+    def listed(query: dict) -> list[int]:
+        response = client.get(url, query)
+        return sorted(s.quartz_input for s in response.context["cl"].result_list)
+
+    assert listed({"category": "=Cameras"}) == [1]
+    assert listed({"category": "none"}) == [3]
+    assert listed({"q": "Playout"}) == [2]
+    changelist = client.get(url).context["cl"]
+    choices = [c["display"] for c in changelist.filter_specs[0].choices(changelist)]
+    assert choices == ["All", "No category", "Cameras", "Playout"]
+
+
+def test_multiviewers_off_on_the_frame_are_marked_in_the_list(client, admin_user):
+    Multiviewer.objects.create(nexx_index=0, label="Studio A")
+    Multiviewer.objects.create(nexx_index=1, label="Studio B", enabled=False)
+    client.force_login(admin_user)
+    url = reverse("admin:devices_multiviewer_changelist")
+    page = client.get(url).content.decode()
+    assert "On the frame" in page
+    assert page.count("off on the frame</span>") == 1
+    assert 'class="off-on-the-frame" style="color: var(--body-quiet-color' in page
+    assert '<td class="field-on_the_frame">on</td>' in page
+    off_only = client.get(url, {"enabled__exact": "0"}).context["cl"].result_list
+    assert [mv.label for mv in off_only] == ["Studio B"]
+
+
 def test_admin_creates_user_who_must_change_password(client, admin_user):
     client.force_login(admin_user)
     source = Source.objects.create(quartz_input=9)

@@ -1,5 +1,6 @@
 """Production refuses unsafe defaults; the documented production settings pass check --deploy."""
 
+import json
 import os
 import re
 import secrets
@@ -121,3 +122,74 @@ def test_every_environment_variable_is_documented():
                              if f"{n}=" not in example)
     assert not missing_readme, missing_readme
     assert not missing_example, missing_example
+
+
+# --- demo and production defaults (issue 23: the demo on the LAN) -------------------------------
+
+def settings_under(env: dict[str, str], *names: str) -> dict:
+    """The values of settings `names` as a process started with `env` computes them."""
+    script = ("import json, django; django.setup(); from django.conf import settings; "
+              f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}))")
+    env = {**env, "DJANGO_SETTINGS_MODULE": "mvcontrol.settings"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def demo_env(**overrides: str) -> dict[str, str]:
+    """The environment of a demo: none of the production settings, DEBUG left to its default."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in PRODUCTION and k not in ("DEBUG", "ALLOWED_HOSTS")}
+    env.update(overrides)
+    return env
+
+
+COOKIES = ("ALLOWED_HOSTS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+
+
+def test_the_demo_serves_any_host_over_plain_http():
+    """A browser on another PC reaches the demo by an address or a name the settings cannot
+    know, over plain HTTP: no 400 "Invalid HTTP_HOST", and cookies it keeps (a Secure cookie
+    sent over HTTP is dropped, and the next login fails its CSRF check)."""
+    assert settings_under(demo_env(), *COOKIES) == {
+        "ALLOWED_HOSTS": ["*"], "SESSION_COOKIE_SECURE": False, "CSRF_COOKIE_SECURE": False}
+
+
+def test_the_demo_keeps_what_it_is_given():
+    found = settings_under(demo_env(ALLOWED_HOSTS="demo.example.net",
+                                    SESSION_COOKIE_SECURE="true"), *COOKIES)
+    assert found == {"ALLOWED_HOSTS": ["demo.example.net"], "SESSION_COOKIE_SECURE": True,
+                     "CSRF_COOKIE_SECURE": True}
+
+
+def test_production_cookies_are_https_only_unless_said_otherwise():
+    env = production_env()
+    env.pop("SESSION_COOKIE_SECURE")
+    assert settings_under(env, *COOKIES) == {
+        "ALLOWED_HOSTS": ["mvcontrol.example.net"], "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True}
+    plain_http = settings_under(production_env(SESSION_COOKIE_SECURE="false"), *COOKIES)
+    assert plain_http["SESSION_COOKIE_SECURE"] is False
+    assert plain_http["CSRF_COOKIE_SECURE"] is False
+
+
+def test_production_does_not_inherit_the_demos_any_host():
+    """The demo's "*" is no default with DEBUG off: without ALLOWED_HOSTS production refuses to
+    start, as before."""
+    env = production_env()
+    env.pop("ALLOWED_HOSTS")
+    result = manage("check", env=env)
+    assert result.returncode == 1
+    assert "ALLOWED_HOSTS must list" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.django_db
+def test_production_without_the_cookie_setting_passes_check_deploy():
+    """Left unset, SESSION_COOKIE_SECURE is on with DEBUG off: check --deploy has nothing to say
+    about the cookies (security.W012, W016)."""
+    env = {k: v for k, v in subprocess_env(**production_env()).items()
+           if k != "SESSION_COOKIE_SECURE"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stderr + result.stdout

@@ -9,6 +9,8 @@ from __future__ import annotations
 from drf_spectacular.authentication import SessionScheme as OpenApiSessionScheme
 from rest_framework import authentication, exceptions, status
 
+from mvcontrol.api_errors import csrf_failure_detail
+
 
 class CsrfFailed(exceptions.APIException):
     # Deliberately not a PermissionDenied: the error handler would then call it "forbidden".
@@ -22,8 +24,10 @@ def enforce_csrf(request) -> None:
     X-CSRFToken header (or a csrfmiddlewaretoken form field)."""
     check = authentication.CSRFCheck(lambda _request: None)
     check.process_request(request)  # reads the csrftoken cookie into request.META
-    if check.process_view(request, None, (), {}) is not None:
-        raise CsrfFailed()
+    # DRF's CSRFCheck answers the reason instead of a response.
+    reason = check.process_view(request, None, (), {})
+    if reason is not None:
+        raise CsrfFailed(csrf_failure_detail(request, reason))
 
 
 class SessionAuthentication(authentication.SessionAuthentication):

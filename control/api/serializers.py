@@ -33,8 +33,10 @@ class _NoUnknownKeys:
 
 
 class LayoutChangeSerializer(_NoUnknownKeys, serializers.Serializer):
-    layout = StrictIntegerField(min_value=1, max_value=LAYOUT_COUNT,
-                                      help_text=f"Layout 1..{LAYOUT_COUNT}")
+    layout = StrictIntegerField(
+        min_value=1, max_value=LAYOUT_COUNT, help_text=f"Layout 1..{LAYOUT_COUNT}",
+        error_messages={"min_value": f"Layouts are 1 to {LAYOUT_COUNT}.",
+                        "max_value": f"Layouts are 1 to {LAYOUT_COUNT}."})
 
 
 class MultiviewerChangeSerializer(_NoUnknownKeys, serializers.Serializer):
@@ -116,6 +118,12 @@ class SourceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     quartz_input = serializers.IntegerField(help_text="Router input number")
     label = serializers.CharField(allow_blank=True)
+    category = serializers.CharField(allow_blank=True,
+                                     help_text="Set by admins, e.g. Cameras; empty: none")
+
+
+class SourceListSerializer(SourceSerializer):
+    favourite = serializers.BooleanField(help_text="One of the caller's favourites")
 
 
 class MultiviewerSummarySerializer(serializers.Serializer):
@@ -178,6 +186,14 @@ class WindowSerializer(serializers.Serializer):
     route_updated_at = serializers.DateTimeField(allow_null=True)
 
 
+class UndoSerializer(serializers.Serializer):
+    description = serializers.CharField(
+        help_text="What undo restores, e.g. \"Layout back to 4\", \"Window 3 back to 12: CAM "
+                  "12\", \"Window 5: UMD layer 1 text, PCM bars\"")
+    login = serializers.CharField(help_text="Who made the change")
+    at = serializers.DateTimeField(help_text="When the change was made")
+
+
 class MultiviewerSerializer(serializers.Serializer):
     """A control/documents.MultiviewerView."""
 
@@ -196,6 +212,8 @@ class MultiviewerSerializer(serializers.Serializer):
     lease = LeaseSerializer(allow_null=True)
     geometry = GeometrySerializer(many=True)
     windows = WindowSerializer(many=True, help_text="The windows of the current layout")
+    undo = UndoSerializer(allow_null=True,
+                          help_text="The last change, which POST …/undo takes back; null: none")
 
 
 class RouteSerializer(serializers.Serializer):

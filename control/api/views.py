@@ -1,4 +1,5 @@
-"""The control API: sources, multiviewers, windows, routing, edit leases.
+"""The control API: sources (and the user's favourites), multiviewers, windows, undo, routing,
+edit leases.
 
 Thin: the serializers check the shape, ControlService the rest (catalog, layout, grants, size,
 rate, lease, devices, state); reads come from the cached state (control/documents.py).
@@ -6,7 +7,7 @@ rate, lease, devices, state); reads come from the cached state (control/document
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +22,7 @@ from control.api.serializers import (
     MultiviewerSummarySerializer,
     RouteSerializer,
     RoutingSwitchSerializer,
-    SourceSerializer,
+    SourceListSerializer,
     WindowChangeSerializer,
 )
 from control.changes import MultiviewerChange, UmdLayerChange, WindowChange
@@ -33,14 +34,28 @@ from control.documents import (
     routing_list,
     sources_list,
 )
-from control.services import ControlService, require_multiviewer
+from control.services import ApplyResult, ControlService, require_multiviewer
 from devices.models import Multiviewer, Source
 from mvcontrol.api_errors import error_body
-from mvcontrol.api_schema import error_responses
+from mvcontrol.api_schema import ErrorSerializer, error_responses
 from mvcontrol.errors import InvalidInput, NotFound
 
 _READ_ERRORS = (401, 403)
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 502, 503, 504)
+_OFF = ("the multiviewer is off on the frame, for a user (multiviewer_off: it cannot be shown or "
+        "changed until it is switched on there and the state is refreshed)")
+
+
+def _conflicts(*also: str) -> dict[int, OpenApiResponse]:
+    """The 409 of a multiviewer endpoint, with what it can mean there."""
+    return {409: OpenApiResponse(ErrorSerializer, description="Conflict: " + "; ".join(
+        [_OFF, *also]) + ".")}
+
+
+_WRITE_CONFLICTS = _conflicts(
+    "another user holds the edit lease (edit_lease_held)",
+    "the layout is not known yet (layout_unknown)",
+    "the router output is locked (output_locked)")
 
 
 def _valid(serializer_class, data) -> dict:
@@ -51,7 +66,8 @@ def _valid(serializer_class, data) -> dict:
 
 def _granted_multiviewer(request: Request, pk: int) -> Multiviewer:
     """Multiviewer `pk` (with its state and lease) for the request's user: 404, then 403
-    not_granted, before the body is looked at."""
+    not_granted or 409 multiviewer_off (granted, but off on the frame), before the body is
+    looked at."""
     mv = multiviewer_with_state(pk, among=AccessService.visible_multiviewers(request.user))
     if mv is None:
         # Not one the user may use: whether it exists, and why not (granted meanwhile: read
@@ -79,9 +95,14 @@ def _multiviewer_answer(request: Request, mv: Multiviewer) -> Response:
 
 
 def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange) -> Response:
-    """Apply and answer the multiviewer as it now is; a change that failed half way answers the
+    """Apply and answer the multiviewer as it now is (see _answer)."""
+    return _answer(request, mv,
+                   ControlService.apply(user=request.user, multiviewer=mv, change=change))
+
+
+def _answer(request: Request, mv: Multiviewer, result: ApplyResult) -> Response:
+    """The multiviewer as the change left it; a change that failed half way answers the
     device's error status with what was and was not applied."""
-    result = ControlService.apply(user=request.user, multiviewer=mv, change=change)
     if result.error is not None:
         error = result.error
         detail = f"{error.detail}. The change was partly applied — {result.summary()}"
@@ -95,16 +116,37 @@ def _applied(request: Request, mv: Multiviewer, change: MultiviewerChange) -> Re
 
 
 class SourcesView(APIView):
-    """Sources (router inputs) the user may route: granted ones; every source for admins."""
+    """Sources (router inputs) the user may route: granted ones; every source for admins. Each
+    with its category and whether it is one of the user's favourites."""
 
     @extend_schema(operation_id="sources_list",
-                   responses={200: SourceSerializer(many=True), **error_responses(*_READ_ERRORS)})
+                   responses={200: SourceListSerializer(many=True),
+                              **error_responses(*_READ_ERRORS)})
     def get(self, request: Request) -> Response:
-        return Response(SourceSerializer(sources_list(request.user), many=True).data)
+        return Response(SourceListSerializer(sources_list(request.user), many=True).data)
+
+
+class SourceFavouriteView(APIView):
+    """Mark a source as one of your favourites (PUT) or not (DELETE); both are idempotent. A
+    source you may not see answers 404. Kept per user, server-side; no device is touched."""
+
+    @extend_schema(operation_id="source_favourite_add", request=None,
+                   responses={204: None, **error_responses(401, 403, 404)})
+    def put(self, request: Request, pk: int) -> Response:
+        AccessService.set_favourite(user=request.user, source_id=pk, favourite=True)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(operation_id="source_favourite_remove", request=None,
+                   responses={204: None, **error_responses(401, 403, 404)})
+    def delete(self, request: Request, pk: int) -> Response:
+        AccessService.set_favourite(user=request.user, source_id=pk, favourite=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MultiviewersView(APIView):
-    """Multiviewers the user may use, with their layout and when the device last confirmed it."""
+    """Multiviewers the user may use, with their layout and when the device last confirmed it;
+    for a user also the granted ones switched off on the frame, with "enabled": false (reading
+    or changing one answers 409 multiviewer_off)."""
 
     @extend_schema(operation_id="multiviewers_list",
                    responses={200: MultiviewerSummarySerializer(many=True),
@@ -121,12 +163,13 @@ class MultiviewerView(APIView):
 
     @extend_schema(operation_id="multiviewer_read",
                    responses={200: MultiviewerSerializer,
-                              **error_responses(*_READ_ERRORS, 404)})
+                              **error_responses(*_READ_ERRORS, 404), **_conflicts()})
     def get(self, request: Request, pk: int) -> Response:
         return _multiviewer_answer(request, _granted_multiviewer(request, pk))
 
     @extend_schema(operation_id="multiviewer_update", request=MultiviewerChangeSerializer,
-                   responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
+                   responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS),
+                              **_WRITE_CONFLICTS})
     def patch(self, request: Request, pk: int) -> Response:
         mv = _granted_multiviewer(request, pk)
         data = _valid(MultiviewerChangeSerializer, request.data)
@@ -137,7 +180,8 @@ class MultiviewerLayoutView(APIView):
     """Change the multiviewer's layout (1..43)."""
 
     @extend_schema(operation_id="multiviewer_layout", request=LayoutChangeSerializer,
-                   responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
+                   responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS),
+                              **_WRITE_CONFLICTS})
     def post(self, request: Request, pk: int) -> Response:
         mv = _granted_multiviewer(request, pk)
         data = _valid(LayoutChangeSerializer, request.data)
@@ -149,7 +193,8 @@ class WindowView(APIView):
     UMD layers (NEXX, batched)."""
 
     @extend_schema(operation_id="multiviewer_window", request=WindowChangeSerializer,
-                   responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS)})
+                   responses={200: MultiviewerSerializer, **error_responses(*_WRITE_ERRORS),
+                              **_WRITE_CONFLICTS})
     def post(self, request: Request, pk: int, window: int) -> Response:
         mv = _granted_multiviewer(request, pk)
         data = _valid(WindowChangeSerializer, request.data)
@@ -160,6 +205,24 @@ class WindowView(APIView):
                                                          pcm_bars=data.get("pcm_bars"),
                                                          umd=umd)])
         return _applied(request, mv, change)
+
+
+class MultiviewerUndoView(APIView):
+    """Undo the last change made to the multiviewer (one step, shown as `undo` in the
+    multiviewer): through the same command flow as any write (grants, rate, edit lease,
+    devices, recording). The step is consumed; a partial undo keeps what it could not apply."""
+
+    @extend_schema(
+        operation_id="multiviewer_undo", request=None,
+        responses={200: MultiviewerSerializer,
+                   **error_responses(*_WRITE_ERRORS),
+                   **_conflicts("there is nothing to undo (nothing_to_undo)",
+                                "another user holds the edit lease (edit_lease_held)",
+                                "the layout is not known yet (layout_unknown)",
+                                "the router output is locked (output_locked)")})
+    def post(self, request: Request, pk: int) -> Response:
+        mv = _granted_multiviewer(request, pk)
+        return _answer(request, mv, ControlService.undo(user=request.user, multiviewer=mv))
 
 
 class LeaseView(APIView):
@@ -192,7 +255,8 @@ class RoutingSwitchView(APIView):
     """Route a source to a router output, given as `output` or as `multiviewer` + `window`."""
 
     @extend_schema(operation_id="routing_switch", request=RoutingSwitchSerializer,
-                   responses={200: RouteSerializer, **error_responses(*_WRITE_ERRORS)})
+                   responses={200: RouteSerializer, **error_responses(*_WRITE_ERRORS),
+                              **_WRITE_CONFLICTS})
     def post(self, request: Request) -> Response:
         data = _valid(RoutingSwitchSerializer, request.data)
         source = _source(data["source"], "source")

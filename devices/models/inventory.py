@@ -18,6 +18,13 @@ class Source(models.Model):
     )
     # Shown in the control page and saved into presets: the one text rule of devices/text.py.
     label = models.CharField(max_length=64, blank=True, validators=[validate_device_text])
+    # Set by admins only (a refresh renames sources, never regroups them); the control page's
+    # source panel filters by it. Same text rule as the label.
+    category = models.CharField(
+        max_length=32, blank=True, default="", validators=[validate_device_text],
+        help_text="Groups the source in the control page's source panel (e.g. Cameras); "
+        "leave empty for none.",
+    )
 
     class Meta:
         ordering = ["quartz_input"]

@@ -63,13 +63,26 @@ OperatorValue = int | str
 class InvalidParameterValue(InvalidInput, ValueError):
     """An operator value outside the catalog; raised before any request is sent.
 
-    `fields` maps the parameter (its id when known, else its key) to the message, so the API's
-    error shape names it."""
+    `detail` is for an engineer or a preset file: it names the parameter (its id when known,
+    else its key) and its varid, and `fields` maps that name to it. For an operator there is
+    `sentence()`: what is wrong and what is allowed, in words, with no id; `problem` is its
+    first half ("Text is 70 characters long")."""
 
     def __init__(self, detail: str, *, name: str,
-                 fields: dict[str, list[str]] | None = None) -> None:
+                 fields: dict[str, list[str]] | None = None,
+                 parameter: Parameter | None = None, problem: str | None = None) -> None:
         super().__init__(detail, fields=fields or {name: [detail]})
         self.name = name
+        self.parameter = parameter
+        self.problem = problem
+
+    def sentence(self, labels: Mapping[int, str] | None = None) -> str:
+        """What is wrong and what is allowed, for an operator: "5 is not one of the choices: 0,
+        2, 4, 6, 8, 12 or 16." `labels` (device value → label) replace the shipped enum labels
+        (devices/catalog.py enum_labels(): the labels in force)."""
+        if self.parameter is None or self.problem is None:
+            return self.detail
+        return self.parameter.operator_sentence(self.problem, labels)
 
     @classmethod
     def combine(cls, errors: list[InvalidParameterValue]) -> InvalidParameterValue:
@@ -182,35 +195,64 @@ class Parameter:
             return f"a whole number of at least {low}"
         return "a whole number"
 
+    def allowed_words(self, labels: Mapping[int, str] | None = None) -> str:
+        """The allowed operator values in an operator's words: "at most 64 characters, without
+        control characters", "0 (Sans), 1 (Sans Mono) or 2 (D Din)", "0 to 4 pixels"."""
+        if self.type is ValueType.STRING:
+            return f"at most {self.max_length} characters, without control characters"
+        if self.type is ValueType.ENUM:
+            if self.operator_values:
+                return _or_list([str(v) for v in self.operator_choices()])
+            names = {**dict(self.labels), **(labels or {})}
+            return _or_list([f"{self.operator_value_of(v)} ({names[v]})"
+                             for v in self.device_values()])
+        unit = _UNIT_WORDS.get(self.unit, f" ({self.unit})" if self.unit else "")
+        low, high = self.operator_range()
+        if low is not None and high is not None:
+            return f"{low} to {high}{unit}"
+        if low is not None:
+            return f"a whole number of at least {low}{unit}"
+        return "a whole number"
+
+    def operator_sentence(self, problem: str, labels: Mapping[int, str] | None = None) -> str:
+        """`problem` ("5 is not one of the choices") followed by what is allowed."""
+        joint = {ValueType.STRING: "; ", ValueType.ENUM: ": "}.get(self.type, "; allowed: ")
+        return f"{problem}{joint}{self.allowed_words(labels)}."
+
     def validate(self, value: object, *, name: str | None = None) -> OperatorValue:
         """The operator value, normalised (ints from "5"), or InvalidParameterValue naming the
         parameter (`name`, default its key) and the allowed values."""
         label = name or self.key
 
-        def refuse(why: str) -> InvalidParameterValue:
+        def refuse(why: str, problem: str) -> InvalidParameterValue:
             return InvalidParameterValue(
                 f"{label} ({self.varid}, {self.name}): {why}; allowed: {self.allowed_text()}.",
-                name=label,
+                name=label, parameter=self, problem=problem,
             )
 
         if self.type is ValueType.STRING:
             if not isinstance(value, str):
-                raise refuse(f"{value!r} is not text")
+                raise refuse(f"{value!r} is not text", f"{_shown(value)} is not text")
             if self.max_length is not None and len(value) > self.max_length:
-                raise refuse(f"text is {len(value)} characters long")
+                raise refuse(f"text is {len(value)} characters long",
+                             f"Text is {len(value)} characters long")
             if (found := refused_character(value)) is not None:
-                raise refuse(f"text contains {found}")
+                raise refuse(f"text contains {found}", f"Text contains {found}")
             return value
         number = _as_int(value)
         if number is None:
-            raise refuse(f"{value!r} is not a whole number")
+            raise refuse(f"{value!r} is not a whole number",
+                         f"{_shown(value)} is not one of the choices"
+                         if self.type is ValueType.ENUM else
+                         f"{_shown(value)} is not a whole number")
         if self.type is ValueType.ENUM:
             if number not in self.operator_choices():
-                raise refuse(f"{number} is not one of the choices")
+                raise refuse(f"{number} is not one of the choices",
+                             f"{number} is not one of the choices")
             return number
         low, high = self.operator_range()
         if (low is not None and number < low) or (high is not None and number > high):
-            raise refuse(f"{number} is out of range")
+            raise refuse(f"{number} is out of range", f"{number} is out of range")
         return number
 
     def check_device(self, raw: object, *, name: str | None = None) -> str:
@@ -262,6 +304,26 @@ class Parameter:
             if number not in self.device_values():
                 raise MalformedValue(f"{number} is not a known value of {self.varid}")
         return self.operator_value_of(number)
+
+
+_UNIT_WORDS = {"px": " pixels", "h": " hours", "min": " minutes"}
+
+
+def _or_list(items: list[str]) -> str:
+    """"a, b or c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _shown(value: object) -> str:
+    """A refused value as an operator would write it (text in quotes, cut when long)."""
+    if isinstance(value, str):
+        return f'"{value[:20]}…"' if len(value) > 20 else f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    text = str(value)
+    return text if len(text) <= 20 else text[:20] + "…"
 
 
 def _as_int(value: object) -> int | None:

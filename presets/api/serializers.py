@@ -26,15 +26,31 @@ class OutcomeField(serializers.ChoiceField):
         super().__init__(choices=OUTCOMES, **kwargs)
 
 
-class PresetCreateSerializer(serializers.Serializer):
-    # The text rule (no control characters, …) is the preset document's: PresetService checks.
-    name = StrictCharField(max_length=NAME_MAX_LENGTH)
+class PresetCheckSerializer(serializers.Serializer):
+    """What a save would take (the name, if sent, is not looked at)."""
+
     multiviewers = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID), min_length=1,
         max_length=120, help_text="Ids of the multiviewers to save (GET /api/multiviewers)")
     groups = serializers.ListField(
         child=serializers.ChoiceField(choices=GROUPS), min_length=1, max_length=len(GROUPS) * 2,
         required=False, help_text=GROUP_HELP + ". Default: all.")
+
+
+class PresetCreateSerializer(PresetCheckSerializer):
+    # The text rule (no control characters, …) is the preset document's: PresetService checks.
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
+
+
+class NotApplicableSerializer(serializers.Serializer):
+    sources = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text='Routed sources not granted to you, e.g. "MV 2 window 3: 12: CAM 12"')
+
+
+class PresetCheckResultSerializer(serializers.Serializer):
+    not_applicable = NotApplicableSerializer(
+        help_text="Per group, what you could not apply later; {} when you could apply it all")
 
 
 class PresetApplySerializer(serializers.Serializer):
@@ -116,6 +132,37 @@ class ApplyResultSerializer(serializers.Serializer):
     multiviewers = MultiviewerReportSerializer(many=True)
     error = serializers.CharField(required=False,
                                   help_text="Only when a job stopped on an internal error")
+
+
+class GroupCountsSerializer(serializers.Serializer):
+    """Parameters apply would send per chosen group (0 when unchanged)."""
+
+    def get_fields(self):
+        return {group: serializers.IntegerField(required=False) for group in GROUPS}
+
+
+class MultiviewerPreviewSerializer(serializers.Serializer):
+    multiviewer = MultiviewerRefSerializer()
+    parameters = serializers.IntegerField(help_text="Parameters (and router switches) to send")
+    groups = GroupCountsSerializer(help_text="Per chosen group; 0: already equal")
+
+
+class RefusedSerializer(serializers.Serializer):
+    multiviewers = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Not granted to you, or off on the frame; apply would refuse them")
+    sources = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Routed by the preset but not granted to you; apply would refuse them")
+
+
+class PresetPreviewSerializer(serializers.Serializer):
+    preset = PresetRefSerializer()
+    parameters = serializers.IntegerField(help_text="Parameters apply would send in all")
+    background = serializers.BooleanField(
+        help_text="Apply would run as a background job (over MAX_PARAMS_PER_REQUEST)")
+    multiviewers = MultiviewerPreviewSerializer(many=True)
+    refused = RefusedSerializer()
 
 
 class ApplyQueuedSerializer(serializers.Serializer):

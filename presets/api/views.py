@@ -21,8 +21,11 @@ from presets.api.serializers import (
     ApplyQueuedSerializer,
     ApplyResultSerializer,
     PresetApplySerializer,
+    PresetCheckResultSerializer,
+    PresetCheckSerializer,
     PresetCreateSerializer,
     PresetDetailSerializer,
+    PresetPreviewSerializer,
     PresetSerializer,
     SavedPresetSerializer,
 )
@@ -39,7 +42,8 @@ _DESCRIPTIONS = {
          "password change is required.",
     404: "No such preset (or job) of yours.",
     409: "Conflict: the name is taken (preset_name_taken), the cached state lacks values to "
-         "save (state_incomplete), another user holds an edit lease (edit_lease_held), a "
+         "save (state_incomplete), a granted multiviewer is off on the frame "
+         "(multiviewer_off), another user holds an edit lease (edit_lease_held), a "
          "router output is locked (output_locked, with `result`), or the stored preset "
          "cannot be read (preset_unreadable).",
     413: "The preset file is over 1 MiB (preset_too_large; `size`, `limit`).",
@@ -83,6 +87,22 @@ class PresetsView(APIView):
                                           groups=data.get("groups", GROUPS))
         body = {**PresetService.describe(saved.preset, full=True), "warnings": saved.warnings}
         return Response(SavedPresetSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class PresetCheckView(APIView):
+    """Before saving: what the preset would hold that you could not apply later, per group
+    (today `sources`: the routed sources not granted to you). Nothing is stored."""
+
+    @extend_schema(
+        operation_id="presets_check", request=PresetCheckSerializer,
+        responses={200: PresetCheckResultSerializer, **_errors(400, 401, 403, 409, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(PresetCheckSerializer, request.data)
+        answer = PresetService.check_save(user=request.user,
+                                          multiviewer_ids=data["multiviewers"],
+                                          groups=data.get("groups", GROUPS))
+        return Response(PresetCheckResultSerializer(answer).data)
 
 
 class PresetView(APIView):
@@ -129,6 +149,25 @@ class PresetApplyView(APIView):
         if outcome.error is not None:
             raise apply_error(outcome)
         return Response(ApplyResultSerializer(outcome.result).data)
+
+
+class PresetPreviewView(APIView):
+    """What applying the preset (or the multiviewers and groups chosen of it) would send now,
+    planned against the cached state as apply plans it: counts per multiviewer and group, and
+    whether it would run in the background. What apply would refuse for the grants is listed
+    under `refused`. No device is asked, nothing counts against the write rate, no lease is
+    taken."""
+
+    @extend_schema(
+        operation_id="preset_preview", request=PresetApplySerializer,
+        responses={200: PresetPreviewSerializer, **_errors(400, 401, 403, 404, 409, 415)},
+    )
+    def post(self, request: Request, preset_id: int) -> Response:
+        data = _valid(PresetApplySerializer, request.data)
+        preview = PresetService.preview_apply(user=request.user, preset_id=preset_id,
+                                              multiviewer_ids=data.get("multiviewers"),
+                                              groups=data.get("groups"))
+        return Response(PresetPreviewSerializer(preview).data)
 
 
 class ApplyJobView(APIView):

@@ -71,6 +71,7 @@ export async function request(method, path, body, options = {}) {
 export const api = {
   get: (path, options) => request("GET", path, undefined, options),
   post: (path, body, options) => request("POST", path, body, options),
+  put: (path, body, options) => request("PUT", path, body, options),
   patch: (path, body, options) => request("PATCH", path, body, options),
   del: (path, options) => request("DELETE", path, undefined, options),
 };
@@ -88,26 +89,77 @@ const FIELD_NAMES = {
   output_format: "output format",
 };
 
-function flattenFields(fields, prefix = "") {
-  const lines = [];
+/**
+ * A field key of the API in words: "windows.5.umd.1.text" → "window 5, UMD layer 1 text",
+ * "windows.5.pcm_bars" → "window 5, PCM bars", "outer_border" → "outer border".
+ */
+export function fieldName(key) {
+  const parts = String(key).split(".");
+  const words = [];
+  for (let i = 0; i < parts.length; i += 1) {
+    const part = parts[i];
+    const next = parts[i + 1];
+    if (part === "windows" && next !== undefined && /^\d+$/.test(next)) {
+      words.push(`window ${next}`);
+      i += 1;
+    } else if (part === "umd" && next !== undefined && /^\d+$/.test(next)) {
+      words.push(`UMD layer ${next}`);
+      i += 1;
+    } else if (/^\d+$/.test(part)) {
+      words.push(`item ${Number(part) + 1}`);
+    } else {
+      const name = FIELD_NAMES[part] ?? part.replaceAll("_", " ");
+      if (name) words.push(name);
+    }
+  }
+  // "window 5, UMD layer 1 text": the window apart, the rest read together.
+  const [first, ...rest] = words;
+  return first && first.startsWith("window ") && rest.length
+    ? `${first}, ${rest.join(" ")}` : words.join(" ");
+}
+
+/**
+ * The API's "fields" as [{key, message}], one per sentence; nested serializer errors become
+ * dotted keys ("umd.0.text"), as the service's own keys are ("windows.5.umd.1.text").
+ */
+export function fieldEntries(fields, prefix = "") {
+  const entries = [];
   for (const [key, value] of Object.entries(fields || {})) {
-    const name = FIELD_NAMES[key] ?? key.replaceAll("_", " ");
-    const label = prefix && name ? `${prefix} ${name}` : prefix || name;
+    const path = prefix ? `${prefix}.${key}` : key;
     if (Array.isArray(value)) {
       value.forEach((item, index) => {
         if (item && typeof item === "object") {
-          lines.push(...flattenFields(item, `${label} ${index + 1}`.trim()));
-        } else {
-          lines.push(label ? `${label}: ${item}` : String(item));
+          entries.push(...fieldEntries(item, `${path}.${index}`));
+        } else if (item !== undefined && item !== null && item !== "") {
+          entries.push({ key: path, message: String(item) });
         }
       });
     } else if (value && typeof value === "object") {
-      lines.push(...flattenFields(value, label));
-    } else if (value !== undefined && value !== null) {
-      lines.push(label ? `${label}: ${value}` : String(value));
+      entries.push(...fieldEntries(value, path));
+    } else if (value !== undefined && value !== null && value !== "") {
+      entries.push({ key: path, message: String(value) });
     }
   }
-  return lines;
+  return entries;
+}
+
+function fieldLines(fields, title) {
+  // A sentence the title already says is not said again.
+  return fieldEntries(fields).filter(({ message }) => !title.includes(message))
+    .map(({ key, message }) => {
+      const name = key === "non_field_errors" ? "" : fieldName(key);
+      return name ? `${name[0].toUpperCase()}${name.slice(1)}: ${message}` : message;
+    });
+}
+
+/** The title of a failure, said once: the server's sentence, with the wait after a 429 only
+ * when the sentence does not say it already. */
+export function errorTitle(error) {
+  let title = error.detail;
+  if (error.status === 429 && error.retryAfter && !/try again/i.test(title)) {
+    title += ` Try again in ${error.retryAfter} s.`;
+  }
+  return title;
 }
 
 /** A readable message for any failure: the API's sentence, the fields it names, what to do. */
@@ -115,12 +167,8 @@ export function describeError(error) {
   if (!error || typeof error.detail !== "string") {
     return { title: "Something went wrong in the page: " + (error && error.message), lines: [] };
   }
-  let title = error.detail;
-  if (error.status === 429 && error.retryAfter) {
-    title += ` Try again in ${error.retryAfter} s.`;
-  }
-  const lines = flattenFields(error.fields).filter((line) => !title.includes(line));
-  return { title, lines: lines.slice(0, 8) };
+  const title = errorTitle(error);
+  return { title, lines: fieldLines(error.fields, title).slice(0, 8) };
 }
 
 /** Show `error` (or clear, when null) in an element marked data-error / role=alert. */

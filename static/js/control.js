@@ -1,20 +1,25 @@
 // The operator control page: multiviewer selector, global parameters, layout drawing,
 // inspector, presets and refresh. Everything goes through the JSON API.
 import { api, busy, setUnauthenticatedHandler, showError } from "./api.js";
-import { Catalog, fillSelect } from "./catalog.js";
-import { openDialog, setupDialog } from "./dialogs.js";
+import { Catalog } from "./catalog.js";
+import { confirmAction, setupDialog } from "./dialogs.js";
 import { Inspector } from "./inspector.js";
+import { KeyboardTakes } from "./keys.js";
+import { LayoutPicker } from "./layout-picker.js";
 import { layoutDrawing, layoutThumb } from "./layout-svg.js";
 import { LiveIndicator, LiveStream } from "./live.js";
+import { ParamsBar } from "./params.js";
 import { Presets } from "./presets.js";
 import { RefreshPanel } from "./refresh.js";
+import { SourcePanel } from "./sources.js";
+import { UndoButton } from "./undo.js";
 import { timeText } from "./util.js";
 
 // How long the first reads wait for the event stream to open, so that no change falls between
 // a read and the stream (a server without live updates costs this much once, at load).
 const OPEN_WAIT_MS = 2000;
 const FLASH_MS = 1200; // as the .flash animation in app.css
-const PARAM_KEYS = ["font", "outer_border", "inner_border", "output_format"];
+const REMEMBERED = "mvcontrol.multiviewerNumber"; // the last multiviewer shown, by its number
 const $ = (id) => document.getElementById(id);
 
 
@@ -31,6 +36,7 @@ class ControlPage {
     this.mvJson = "";
     this.selected = null;
     this.wanted = null; // the multiviewer asked for (shown once its read answers)
+    this.offNote = null; // the address asked for one that is off on the frame
     this.drawn = ""; // what the drawing shows, to redraw only when that changes
     this.flashes = new Map(); // window number -> when it started flashing (ms)
     this.leaseTimer = null;
@@ -49,7 +55,6 @@ class ControlPage {
       location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
     });
     this.bindTopBar();
-    this.bindParams();
     setupDialog($("layout-dialog"));
     this.startLive();
     const opened = this.live.opened(OPEN_WAIT_MS);
@@ -71,8 +76,11 @@ class ControlPage {
       this.refresh.start();
       return;
     }
-    this.fillParamChoices();
+    this.params = new ParamsBar(this);
     this.inspector = new Inspector(this);
+    this.sourcePanel = new SourcePanel(this);
+    this.sourcePanel.bindDrop($("drawing"));
+    this.keys = new KeyboardTakes(this, this.sourcePanel);
     this.presets = new Presets(this);
     this.refresh = new RefreshPanel(this);
     this.fillMultiviewerSelect();
@@ -81,13 +89,18 @@ class ControlPage {
     const chosen = this.initialMultiviewer();
     if (chosen) {
       await this.loadMultiviewer(chosen);
+      // Asked for by the address, but off on the frame: said once the page shows another.
+      if (this.offNote) this.pageError({ detail: this.offNote, fields: {} });
     } else {
       $("workspace").setAttribute("aria-busy", "false");
       $("stage-title").textContent = "No multiviewer";
       $("stage-hint").hidden = true;
       $("drawing").replaceChildren(message(this.isAdmin
         ? "No multiviewer is known yet: run a refresh to read them from the NEXX frame."
-        : "No multiviewer is granted to you yet; ask an admin to grant you one."));
+        : this.multiviewers.length
+          ? "Every multiviewer granted to you is off on the frame: it can be shown once it is "
+            + "switched on there and the state is refreshed."
+          : "No multiviewer is granted to you yet; ask an admin to grant you one."));
     }
   }
 
@@ -163,14 +176,17 @@ class ControlPage {
     if (this.refresh) this.refresh.read();
   }
 
-  /** The selector shows each multiviewer's label and whether its layout was read. */
+  /** The selector shows each multiviewer's label, whether its layout was read and whether it
+   * is off on the frame. */
   noteListed(document) {
     const listed = document && this.multiviewers.find((m) => m.id === document.id);
-    if (!listed || (listed.layout === document.layout && listed.label === document.label)) {
+    if (!listed || (listed.layout === document.layout && listed.label === document.label
+        && (document.enabled === undefined || listed.enabled === document.enabled))) {
       return;
     }
     listed.layout = document.layout;
     listed.label = document.label;
+    if (document.enabled !== undefined) listed.enabled = document.enabled;
     this.fillMultiviewerSelect();
   }
 
@@ -178,7 +194,15 @@ class ControlPage {
 
   bindTopBar() {
     $("mv-select").addEventListener("change", (event) => {
-      this.loadMultiviewer(Number(event.target.value));
+      const mv = this.byNumber(Number(event.target.value));
+      if (mv) this.loadMultiviewer(mv.id);
+    });
+    // An address edited by hand (#mv=4) opens that multiviewer.
+    window.addEventListener("hashchange", () => {
+      const mv = this.byNumber(hashNumber());
+      if (mv && this.canOpen(mv) && (!this.mv || this.mv.id !== mv.id)) {
+        this.loadMultiviewer(mv.id);
+      }
     });
     const userButton = $("user-btn");
     const menu = $("user-menu");
@@ -239,22 +263,41 @@ class ControlPage {
       select.disabled = true;
       return;
     }
+    // By the operator's number; one that is off on the frame is listed, greyed and marked, and
+    // only an admin may open it.
     select.replaceChildren(...this.multiviewers.map((mv) => {
-      const text = mv.label && mv.label !== `MV ${mv.number}` ? `MV ${mv.number} · ${mv.label}`
-        : `MV ${mv.number}`;
-      return new Option(text + (mv.layout ? "" : " (not read yet)"), String(mv.id));
+      const off = mv.enabled === false;
+      const option = new Option(mvTitle(mv) + (off ? " · off on the frame"
+        : mv.layout ? "" : " (not read yet)"), String(mv.number));
+      option.disabled = !this.canOpen(mv);
+      option.classList.toggle("off", off);
+      return option;
     }));
     select.disabled = false;
-    if (this.mv) select.value = String(this.mv.id);
+    if (this.mv) select.value = String(this.mv.number);
   }
 
+  byNumber(number) {
+    return this.multiviewers.find((mv) => mv.number === number) || null;
+  }
+
+  /** Operators cannot open a multiviewer that is off on the frame; admins can. */
+  canOpen(mv) {
+    return mv.enabled !== false || this.isAdmin;
+  }
+
+  /** The multiviewer to show first (its id): the address's #mv=<number>, the last one shown,
+   * the first one that can be opened. */
   initialMultiviewer() {
-    const ids = this.multiviewers.map((mv) => mv.id);
-    const fromHash = Number(new URLSearchParams(location.hash.slice(1)).get("mv"));
-    if (ids.includes(fromHash)) return fromHash;
-    const remembered = Number(localStorage.getItem("mvcontrol.multiviewer"));
-    if (ids.includes(remembered)) return remembered;
-    return ids[0] || null;
+    const asked = hashNumber();
+    const fromHash = this.byNumber(asked);
+    if (fromHash && this.canOpen(fromHash)) return fromHash.id;
+    if (fromHash) this.offNote = `MV ${fromHash.number} is off on the frame: it cannot be shown `
+      + "until it is switched on there and the state is refreshed.";
+    const remembered = this.byNumber(Number(localStorage.getItem(REMEMBERED)));
+    if (remembered && this.canOpen(remembered)) return remembered.id;
+    const first = this.multiviewers.find((mv) => this.canOpen(mv));
+    return first ? first.id : null;
   }
 
   pageError(error) {
@@ -266,18 +309,20 @@ class ControlPage {
   async loadMultiviewer(id) {
     this.wanted = id;
     $("workspace").setAttribute("aria-busy", "true");
-    $("mv-select").value = String(id);
+    const listed = this.multiviewers.find((mv) => mv.id === id);
+    if (listed) $("mv-select").value = String(listed.number);
     if (!this.mv || this.mv.id !== id) {
       this.selected = null;
       this.inspector && this.inspector.close();
+      if (this.keys) this.keys.onDeselect();
       $("drawing").replaceChildren(loadingBlock("Loading the multiviewer…"));
     }
     try {
       const mv = await this.track(() => api.get(`/api/multiviewers/${id}`));
       if (this.wanted !== id) return; // another one was chosen meanwhile
       showError($("page-error"), null);
-      localStorage.setItem("mvcontrol.multiviewer", String(id));
-      history.replaceState(null, "", `#mv=${id}`);
+      localStorage.setItem(REMEMBERED, String(mv.number));
+      history.replaceState(null, "", `#mv=${mv.number}`);
       this.render(mv);
     } catch (error) {
       if (this.wanted !== id) return;
@@ -311,21 +356,27 @@ class ControlPage {
     this.mv = mv;
     this.mvJson = json;
     const listed = this.multiviewers.find((m) => m.id === mv.id);
-    if (listed && listed.layout !== mv.layout) {
+    if (listed && (listed.layout !== mv.layout
+        || (mv.enabled !== undefined && listed.enabled !== mv.enabled))) {
       listed.layout = mv.layout;
+      if (mv.enabled !== undefined) listed.enabled = mv.enabled;
       this.fillMultiviewerSelect();
     }
-    $("stage-title").textContent = mv.label && mv.label !== `MV ${mv.number}`
-      ? `MV ${mv.number} · ${mv.label}` : `MV ${mv.number}`;
+    $("stage-title").textContent = mvTitle(mv)
+      + (mv.enabled === false ? " · off on the frame" : "");
     $("stage-updated").textContent = mv.updated_at ? `State read ${timeText(mv.updated_at)}` : "";
     this.renderParams();
     this.renderLease();
     if (this.selected && !mv.windows.some((w) => w.window === this.selected)) {
       this.selected = null;
       this.inspector.close();
+      this.keys.onDeselect();
     }
     this.renderDrawing(previous);
+    this.renderUndo(mv);
     if (this.selected) this.inspector.update(this.window(this.selected));
+    this.sourcePanel.updateOnAir();
+    this.keys.render();
   }
 
   window(number) {
@@ -373,6 +424,7 @@ class ControlPage {
       selected: this.selected,
       staticType: this.catalog.staticType,
       typeLabels: this.catalog.typeLabels(),
+      catalog: this.catalog, // how UMD layers look: colours, alphas, sizes, paddings
       label: `Layout ${this.mv.layout} of ${$("stage-title").textContent}`,
       onSelect: (n) => this.selectWindow(n),
     });
@@ -412,7 +464,28 @@ class ControlPage {
     }
   }
 
-  selectWindow(number) {
+  /**
+   * Select window `number` (a click or Enter in the drawing, or its number typed). Edits of
+   * another window not applied yet are not dropped silently: the operator is asked first.
+   * Resolves false when they kept editing.
+   */
+  async selectWindow(number) {
+    if (this.selected === number && this.inspector.win) {
+      // Already selected: its edits stay; the take line goes on to the source.
+      this.keys.onSelect(number);
+      return true;
+    }
+    if (this.selected && this.selected !== number && this.inspector.dirty()) {
+      const count = this.inspector.pendingCount;
+      const discard = await confirmAction({
+        title: `Window ${this.selected} has ${count} change${count === 1 ? "" : "s"} not applied`,
+        text: `${this.inspector.pendingSummary()}. Apply or revert them first, or discard `
+          + `them to select window ${number}.`,
+        ok: `Discard and select window ${number}`,
+        danger: true,
+      });
+      if (!discard || !this.window(number)) return false;
+    }
     this.selected = number;
     for (const g of $("drawing").querySelectorAll("g.win")) {
       const on = Number(g.dataset.window) === number;
@@ -420,6 +493,9 @@ class ControlPage {
       g.setAttribute("aria-pressed", String(on));
     }
     this.inspector.open(this.window(number));
+    this.sourcePanel.updateOnAir();
+    this.keys.onSelect(number);
+    return true;
   }
 
   // --- lease ----------------------------------------------------------------------------
@@ -449,21 +525,13 @@ class ControlPage {
   updateControls() {
     const disabled = !this.mv || this.locked;
     $("layout-btn").disabled = !this.mv || this.locked;
-    for (const key of PARAM_KEYS) {
-      const select = document.querySelector(`[data-param="${key}"]`);
-      select.disabled = disabled || this.mv[key] === null || this.mv[key] === undefined;
-    }
+    if (this.params) this.params.setDisabled(disabled, this.mv);
     if (this.inspector) this.inspector.setLocked(this.locked);
+    if (this.sourcePanel) this.sourcePanel.setLocked(this.locked);
+    if (this.keys) this.keys.render();
   }
 
-  // --- global parameters ----------------------------------------------------------------
-
-  fillParamChoices() {
-    for (const key of PARAM_KEYS) {
-      fillSelect(document.querySelector(`[data-param="${key}"]`),
-        this.catalog.choices("multiviewer", key));
-    }
-  }
+  // --- global parameters (params.js) -----------------------------------------------------
 
   renderParams() {
     const mv = this.mv;
@@ -475,53 +543,7 @@ class ControlPage {
     $("layout-btn").setAttribute("aria-label", mv.layout
       ? `Layout ${mv.layout}, ${layout ? layout.name : ""}: choose another`
       : "Layout not read yet: choose one");
-    for (const key of PARAM_KEYS) {
-      const select = document.querySelector(`[data-param="${key}"]`);
-      if (select === document.activeElement && select.dataset.dirty) continue;
-      const value = mv[key];
-      if (value === null || value === undefined) {
-        if (![...select.options].some((o) => o.value === "")) {
-          select.prepend(new Option("—", ""));
-        }
-        select.value = "";
-      } else {
-        for (const option of [...select.options]) if (option.value === "") option.remove();
-        select.value = String(value);
-      }
-    }
-  }
-
-  bindParams() {
-    for (const key of PARAM_KEYS) {
-      const select = document.querySelector(`[data-param="${key}"]`);
-      select.addEventListener("change", () => this.changeParam(key, select));
-    }
-  }
-
-  async changeParam(key, select) {
-    const status = $("params-status");
-    const value = Number(select.value);
-    const mvId = this.mv.id;
-    status.className = "param-status";
-    status.textContent = "Applying…";
-    select.setAttribute("aria-busy", "true");
-    try {
-      const mv = await this.track(() => api.patch(`/api/multiviewers/${mvId}`,
-        { [key]: value }));
-      showError($("params-error"), null);
-      select.removeAttribute("aria-invalid");
-      if (this.mv && this.mv.id === mvId) this.render(mv);
-      status.className = "param-status ok";
-      status.textContent = `${labelOf(key)} applied`;
-    } catch (error) {
-      status.textContent = "";
-      select.setAttribute("aria-invalid", "true");
-      showError($("params-error"), this.explain(error, labelOf(key)));
-      this.handleWriteError(error);
-      if (this.mv && this.mv[key] !== null) select.value = String(this.mv[key]);
-    } finally {
-      select.removeAttribute("aria-busy");
-    }
+    this.params.render(mv);
   }
 
   /** Errors from a write: a partial result's summary is appended to the detail. */
@@ -545,62 +567,16 @@ class ControlPage {
     }
   }
 
-  // --- layout picker --------------------------------------------------------------------
+  // --- layout picker and undo (layout-picker.js, undo.js) -----------------------------------
 
   openLayoutPicker() {
-    const dialog = $("layout-dialog");
-    const grid = $("layout-grid");
-    showError(dialog.querySelector("[data-error]"), null);
-    if (!grid.childElementCount) {
-      for (const layout of [...this.layouts.values()].sort((a, b) => a.layout - b.layout)) {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "layout-option";
-        button.dataset.layout = String(layout.layout);
-        const count = layout.window_count ?? layout.windows.length;
-        button.setAttribute("aria-label",
-          `Layout ${layout.layout}: ${layout.name}, ${count} windows`);
-        const name = document.createElement("span");
-        name.className = "lo-name";
-        const strong = document.createElement("strong");
-        strong.textContent = `${layout.layout} · ${layout.name}`;
-        const windows = document.createElement("span");
-        windows.textContent = `${count} window${count === 1 ? "" : "s"}`;
-        name.append(strong, windows);
-        button.append(layoutThumb(layout.windows), name);
-        button.addEventListener("click", () => this.applyLayout(layout.layout, button));
-        grid.append(button);
-      }
-    }
-    let current = null;
-    for (const button of grid.children) {
-      const on = Number(button.dataset.layout) === this.mv.layout;
-      button.setAttribute("aria-current", on ? "true" : "false");
-      button.disabled = this.locked;
-      if (on) current = button;
-    }
-    openDialog(dialog, { focus: current || grid.firstElementChild });
-    if (current) current.scrollIntoView({ block: "nearest" });
+    if (!this.layoutPicker) this.layoutPicker = new LayoutPicker(this);
+    this.layoutPicker.open();
   }
 
-  async applyLayout(number, button) {
-    const dialog = $("layout-dialog");
-    const mvId = this.mv.id;
-    await busy(button, async () => {
-      try {
-        const mv = await this.track(() => api.post(`/api/multiviewers/${mvId}/layout`,
-          { layout: number }));
-        if (this.mv && this.mv.id === mvId) this.render(mv);
-        dialog.close("done");
-        const status = $("params-status");
-        status.className = "param-status ok";
-        status.textContent = `Layout ${number} applied`;
-        showError($("params-error"), null);
-      } catch (error) {
-        showError(dialog.querySelector("[data-error]"), this.explain(error));
-        this.handleWriteError(error);
-      }
-    });
+  renderUndo(mv) {
+    if (!this.undo) this.undo = new UndoButton(this);
+    this.undo.update(mv);
   }
 
   /** A refresh run finished: the lists and the multiviewer may all have changed. */
@@ -610,12 +586,13 @@ class ControlPage {
         api.get("/api/multiviewers"), api.get("/api/sources")]);
       this.multiviewers = multiviewers;
       this.sources = sources;
-      this.inspector.setSources(sources);
+      this.sourcePanel.setSources(sources);
       this.fillMultiviewerSelect();
       if (this.mv) {
         await this.reload();
-      } else if (multiviewers.length) {
-        await this.loadMultiviewer(multiviewers[0].id);
+      } else {
+        const first = multiviewers.find((mv) => this.canOpen(mv));
+        if (first) await this.loadMultiviewer(first.id);
       }
     } catch (error) {
       this.pageError(error);
@@ -660,9 +637,15 @@ function shownKey(win) {
     win.umd || null]);
 }
 
-function labelOf(key) {
-  return { font: "Font", outer_border: "Outer border", inner_border: "Inner border",
-    output_format: "Output format" }[key] || key;
+/** The multiviewer's operator number asked for by the address (#mv=<number>), or NaN. */
+function hashNumber() {
+  return Number(new URLSearchParams(location.hash.slice(1)).get("mv") || NaN);
+}
+
+/** "MV 10", or "MV 10 · Studio A" when it has a name of its own. */
+function mvTitle(mv) {
+  return mv.label && mv.label !== `MV ${mv.number}` ? `MV ${mv.number} · ${mv.label}`
+    : `MV ${mv.number}`;
 }
 
 function message(text) {

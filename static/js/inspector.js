@@ -1,6 +1,10 @@
-// The window inspector: source (searchable, granted sources only), PCM bars, 3 UMD layers.
-import { api, busy, showError } from "./api.js";
+// The window inspector: what the selected window shows on air, and its PCM bars and 3 UMD layers
+// as edit-then-Apply fields. Takes (the source) are not edited here: a take is one router switch
+// and happens at once from the source panel (sources.js); these edits wait for Apply.
+import { api, busy, fieldEntries, showError } from "./api.js";
 import { fillSelect } from "./catalog.js";
+import { EditField, pendingText } from "./pending.js";
+import { Toasts, failureNote } from "./toast.js";
 import { h } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,23 +22,26 @@ const UMD_FIELDS = [
   { key: "box_alpha", label: "Box opacity" },
   { key: "padding", label: "Padding" },
 ];
+const SCROLL_GAP = 12; // px between a revealed field and the sticky Apply bar
 
 export class Inspector {
   constructor(page) {
     this.page = page;
     this.catalog = page.catalog;
-    this.sources = page.sources;
     this.win = null;
     this.locked = false;
     this.form = $("inspector-form");
-    this.search = $("source-search");
-    this.list = $("source-list");
-    this.pcm = $("pcm-bars");
+    this.toasts = new Toasts($("inspector-status"));
+    this.fields = []; // every EditField, PCM bars first
+    this.umd = new Map(); // "layer:key" → EditField
     this.build();
   }
 
   build() {
-    fillSelect(this.pcm, this.catalog.choices("window", "pcm_bars"));
+    const pcm = $("pcm-bars");
+    fillSelect(pcm, this.catalog.choices("window", "pcm_bars"));
+    this.pcm = this.field(pcm, { label: "PCM bars", scope: "window", key: "pcm_bars" });
+    $("pcm-field").replaceChildren(this.pcm.root);
     const tabs = $("umd-tabs");
     const panels = $("umd-panels");
     for (const layer of LAYERS) {
@@ -42,14 +49,15 @@ export class Inspector {
         type: "button", role: "tab", class: "tab", id: `umd-tab-${layer}`,
         "aria-controls": `umd-panel-${layer}`, "aria-selected": layer === 1 ? "true" : "false",
         tabindex: layer === 1 ? "0" : "-1",
-      }, h("span", { class: "dot", "aria-hidden": "true" }), `Layer ${layer}`);
+      }, h("span", { class: "dot", "aria-hidden": "true" }), `Layer ${layer}`,
+      h("span", { class: "tab-mark", id: `umd-tab-${layer}-mark` }));
       tab.addEventListener("click", () => this.showLayer(layer));
       tabs.append(tab);
       const panel = h("div", {
         role: "tabpanel", class: "umd-panel", id: `umd-panel-${layer}`,
         "aria-labelledby": `umd-tab-${layer}`, hidden: layer !== 1,
       });
-      for (const field of UMD_FIELDS) panel.append(this.umdField(layer, field));
+      for (const spec of UMD_FIELDS) panel.append(this.umdField(layer, spec).root);
       panels.append(panel);
     }
     tabs.addEventListener("keydown", (event) => {
@@ -64,62 +72,67 @@ export class Inspector {
       $(`umd-tab-${next}`).focus();
     });
 
-    this.search.addEventListener("input", () => this.filterSources());
-    this.search.addEventListener("keydown", (event) => {
-      if (event.key === "ArrowDown") {
-        event.preventDefault();
-        this.list.focus();
-        if (this.list.selectedIndex < 0 && this.list.options.length) this.list.selectedIndex = 0;
-        this.markChanged();
-      } else if (event.key === "Enter") {
-        // Enter picks the first match instead of submitting the form.
-        event.preventDefault();
-        if (this.list.options.length) {
-          this.list.selectedIndex = 0;
-          this.markChanged();
-          this.list.focus();
-        }
-      }
-    });
-    this.list.addEventListener("change", () => this.markChanged());
-    this.form.addEventListener("input", () => this.markChanged());
-    this.form.addEventListener("change", () => this.markChanged());
+    this.form.addEventListener("input", () => this.changed());
+    this.form.addEventListener("change", () => this.changed());
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.apply();
     });
     $("inspector-reset").addEventListener("click", () => {
-      this.fill(this.win);
-      showError($("inspector-error"), null);
-      $("inspector-status").textContent = "";
+      for (const field of this.fields) field.revert();
+      this.changed();
     });
   }
 
-  umdField(layer, field) {
-    const id = `umd-${layer}-${field.key}`;
-    const param = this.catalog.param("layer", field.key);
+  /** An EditField for a catalog parameter: its choices or range, a sentence when out of it. */
+  field(control, { label, scope, key, wide = false, hint = null }) {
+    const param = this.catalog.param(scope, key);
+    const options = { label, wide, hint, onChange: () => this.changed() };
+    if (control.tagName === "SELECT") {
+      options.describe = (value) => this.catalog.label(scope, key, Number(value));
+    } else if (key === "text") {
+      options.maxLength = (param && param.max_length) || 64;
+      options.describe = (value) => (value === "" ? "no text" : `“${value}”`);
+    } else if (param && param.type === "int") {
+      const low = param.min;
+      const high = param.max;
+      options.check = (value) => {
+        const number = Number(value);
+        return value === "" || !Number.isInteger(number) || number < low || number > high
+          ? `A whole number from ${low} to ${high}.` : null;
+      };
+    }
+    const field = new EditField(control, options);
+    this.fields.push(field);
+    return field;
+  }
+
+  umdField(layer, spec) {
+    const id = `umd-${layer}-${spec.key}`;
+    const param = this.catalog.param("layer", spec.key);
     let control;
-    if (field.key === "text") {
+    if (spec.key === "text") {
+      // No maxlength: a longer text is shown as too long and refused, never cut silently.
       control = h("input", { id, name: id, type: "text", autocomplete: "off",
-        maxlength: (param && param.max_length) || 64, spellcheck: "false" });
+        spellcheck: "false" });
     } else if (param && param.type === "int") {
       control = h("input", { id, name: id, type: "number", step: "1", inputmode: "numeric",
         min: param.min, max: param.max });
     } else {
       control = h("select", { id, name: id });
-      fillSelect(control, this.catalog.choices("layer", field.key));
+      fillSelect(control, this.catalog.choices("layer", spec.key));
     }
     control.dataset.layer = String(layer);
-    control.dataset.key = field.key;
-    if (field.key === "type") control.addEventListener("change", () => this.syncTextState(layer));
-    const wrapper = h("label", { class: field.wide ? "wide" : "", for: id },
-      h("span", {}, field.label), control);
-    if (field.key === "text") {
-      wrapper.append(h("span", { class: "hint", id: `${id}-hint` },
-        "Editable when the type is Static."));
-      control.setAttribute("aria-describedby", `${id}-hint`);
-    }
-    return wrapper;
+    control.dataset.key = spec.key;
+    if (spec.key === "type") control.addEventListener("change", () => this.syncTextState(layer));
+    const field = this.field(control, {
+      label: spec.label, scope: "layer", key: spec.key, wide: spec.wide,
+      hint: spec.key === "text" ? "Editable when the type is Static." : null,
+    });
+    field.layer = layer;
+    field.key = spec.key;
+    this.umd.set(`${layer}:${spec.key}`, field);
+    return field;
   }
 
   showLayer(layer) {
@@ -131,36 +144,12 @@ export class Inspector {
     }
   }
 
-  setSources(sources) {
-    this.sources = sources;
-    if (this.win) this.filterSources();
-  }
-
-  filterSources() {
-    const query = this.search.value.trim().toLowerCase();
-    const keep = this.list.value;
-    const current = this.win && this.win.source ? this.win.source.id : null;
-    const matches = this.sources.filter((s) => !query
-      || (s.label || "").toLowerCase().includes(query) || String(s.quartz_input) === query
-      || `in ${s.quartz_input}`.includes(query));
-    this.list.replaceChildren(...matches.map((s) => {
-      const option = new Option(`${s.label || "Input " + s.quartz_input}  ·  IN ${s.quartz_input}`
-        + (s.id === current ? "  (on air)" : ""), String(s.id));
-      return option;
-    }));
-    if (keep && matches.some((s) => String(s.id) === keep)) this.list.value = keep;
-    else this.list.selectedIndex = -1;
-    $("source-count").textContent = query
-      ? `${matches.length} of ${this.sources.length} sources match`
-      : `${this.sources.length} sources you may route`;
-  }
-
   open(win) {
     if (!win) return;
     $("inspector-empty").hidden = true;
     this.form.hidden = false;
+    this.toasts.clear();
     showError($("inspector-error"), null);
-    $("inspector-status").textContent = "";
     this.fill(win);
     this.setLocked(this.locked);
     if (matchMedia("(max-width: 900px)").matches) {
@@ -182,26 +171,12 @@ export class Inspector {
     const before = this.win;
     this.win = win;
     if (windowKey(before) === windowKey(win)) return;
-    if (!this.dirty()) {
-      this.fill(win, { keepSearch: true });
-      return;
-    }
-    // Keep what the operator changed and has not applied yet; what they did not touch follows
-    // the new state (a colleague's change, a take on the router).
+    // What the operator changed and has not applied stays; what they did not touch follows the
+    // new state (a colleague's change, a take on the router).
     this.header();
-    const source = win.source ? String(win.source.id) : "";
-    const pickedSource = this.list.value !== "" && this.list.value !== this.list.dataset.original;
-    this.filterSources();
-    if (!pickedSource) this.list.value = source;
-    if (!pickedSource && !win.source) this.list.selectedIndex = -1;
-    this.list.dataset.original = source;
-    follow(this.pcm, win.pcm_bars);
-    for (const layer of LAYERS) {
-      const values = (win.umd || []).find((l) => l.layer === layer) || {};
-      for (const field of UMD_FIELDS) follow($(`umd-${layer}-${field.key}`), values[field.key]);
-      this.syncTextState(layer);
-    }
-    this.markChanged();
+    this.pcm.setOriginal(win.pcm_bars, { keepEdit: true });
+    this.eachLayerValue(win, (field, value) => field.setOriginal(value, { keepEdit: true }));
+    this.changed({ edited: false });
   }
 
   header() {
@@ -216,26 +191,19 @@ export class Inspector {
         : "route unknown (the router has not said what feeds this output)";
   }
 
-  fill(win, { keepSearch = false } = {}) {
-    this.win = win;
-    this.header();
-    if (!keepSearch) this.search.value = "";
-    this.filterSources();
-    this.list.value = win.source ? String(win.source.id) : "";
-    if (!win.source) this.list.selectedIndex = -1;
-    this.list.dataset.original = this.list.value;
-    setValue(this.pcm, win.pcm_bars);
+  eachLayerValue(win, apply) {
     for (const layer of LAYERS) {
       const values = (win.umd || []).find((l) => l.layer === layer) || {};
-      for (const field of UMD_FIELDS) {
-        setValue($(`umd-${layer}-${field.key}`), values[field.key]);
-      }
-      this.syncTextState(layer);
+      for (const spec of UMD_FIELDS) apply(this.umd.get(`${layer}:${spec.key}`), values[spec.key]);
     }
-    for (const node of this.form.querySelectorAll("[aria-invalid]")) {
-      node.removeAttribute("aria-invalid");
-    }
-    this.markChanged();
+  }
+
+  fill(win) {
+    this.win = win;
+    this.header();
+    this.pcm.setOriginal(win.pcm_bars);
+    this.eachLayerValue(win, (field, value) => field.setOriginal(value));
+    this.changed({ edited: false });
   }
 
   syncTextState(layer) {
@@ -249,115 +217,110 @@ export class Inspector {
 
   setLocked(locked) {
     this.locked = locked;
-    for (const node of this.form.querySelectorAll("input, select, button[type=submit]")) {
+    for (const node of this.form.querySelectorAll(
+      "input, select, button[type=submit], #inspector-reset, button.revert")) {
       node.disabled = locked;
     }
-    $("inspector-reset").disabled = locked;
-    if (!locked) for (const layer of LAYERS) this.syncTextState(layer);
+    for (const layer of LAYERS) this.syncTextState(layer);
+    for (const field of this.fields) field.sync();
   }
 
-  controls() {
-    return [this.pcm, ...this.form.querySelectorAll("[data-layer]")];
-  }
-
-  markChanged() {
-    for (const node of this.controls()) {
-      node.classList.toggle("changed", node.value !== (node.dataset.original ?? ""));
+  /**
+   * After any edit, revert, read or answer: the markers, the layer tabs and the Apply bar say
+   * what is pending. `edited`: the operator changed something, so an earlier "applied" note
+   * no longer describes what the fields show.
+   */
+  changed({ edited = true } = {}) {
+    for (const layer of LAYERS) this.syncTextState(layer);
+    const count = this.fields.filter((f) => f.pending).length;
+    for (const layer of LAYERS) {
+      const fields = UMD_FIELDS.map((s) => this.umd.get(`${layer}:${s.key}`));
+      const pending = fields.some((f) => f.pending);
+      const invalid = fields.some((f) => f.invalid);
+      const tab = $(`umd-tab-${layer}`);
+      tab.classList.toggle("pending", pending);
+      tab.classList.toggle("invalid", invalid);
+      $(`umd-tab-${layer}-mark`).textContent = invalid ? " (refused or invalid)"
+        : pending ? " (changed)" : "";
     }
-    this.list.classList.toggle("changed",
-      this.list.value !== "" && this.list.value !== this.list.dataset.original);
+    const bar = $("inspector-actions");
+    bar.classList.toggle("pending", count > 0);
+    $("inspector-pending").textContent = pendingText(count) || "No changes pending";
+    $("inspector-reset").hidden = count === 0;
+    if (edited && count) this.toasts.clear("ok", "info");
   }
 
   dirty() {
-    return Boolean(this.changes().count);
+    return this.fields.some((f) => f.pending);
+  }
+
+  get pendingCount() {
+    return this.fields.filter((f) => f.pending).length;
   }
 
   /** What differs from the window as last read: the body of POST .../windows/{n}. */
   changes() {
     const body = {};
-    let count = 0;
-    const problems = {};
-    if (this.list.value && this.list.value !== this.list.dataset.original) {
-      body.source = Number(this.list.value);
-      count += 1;
-    }
-    if (this.pcm.value !== (this.pcm.dataset.original ?? "") && this.pcm.value !== "") {
+    const items = [];
+    if (this.pcm.pending && this.pcm.value !== "") {
       body.pcm_bars = Number(this.pcm.value);
-      count += 1;
+      items.push("PCM bars");
     }
     const umd = [];
     for (const layer of LAYERS) {
       const values = {};
-      for (const field of UMD_FIELDS) {
-        const node = $(`umd-${layer}-${field.key}`);
-        if (node.value === (node.dataset.original ?? "") || node.value === "") continue;
-        if (field.key === "text") {
-          values.text = node.value;
-        } else if (node.type === "number") {
-          const number = Number(node.value);
-          const low = Number(node.min);
-          const high = Number(node.max);
-          if (!Number.isInteger(number) || number < low || number > high) {
-            problems[node.id] = `Layer ${layer} ${field.label.toLowerCase()}: a whole number `
-              + `from ${low} to ${high}.`;
-            continue;
-          }
-          values[field.key] = number;
-        } else {
-          values[field.key] = Number(node.value);
-        }
+      for (const spec of UMD_FIELDS) {
+        const field = this.umd.get(`${layer}:${spec.key}`);
+        if (!field.pending) continue;
+        if (spec.key === "text") values.text = field.value; // "" clears the text
+        else if (field.value !== "") values[spec.key] = Number(field.value);
       }
       if (Object.keys(values).length) {
         umd.push({ layer, ...values });
-        count += Object.keys(values).length;
+        items.push(`UMD layer ${layer}`);
       }
     }
     if (umd.length) body.umd = umd;
-    return { body, count, problems };
+    return { body, items, count: this.pendingCount };
   }
 
   async apply() {
     if (!this.win || this.locked) return;
-    const status = $("inspector-status");
-    const errorBox = $("inspector-error");
-    const { body, count, problems } = this.changes();
-    for (const node of this.form.querySelectorAll("[aria-invalid]")) {
-      node.removeAttribute("aria-invalid");
-    }
-    if (Object.keys(problems).length) {
-      for (const id of Object.keys(problems)) $(id).setAttribute("aria-invalid", "true");
-      showError(errorBox, { detail: "Some values are out of range.",
-        fields: { non_field_errors: Object.values(problems) } });
+    const number = this.win.window;
+    const what = `Window ${number}`;
+    for (const field of this.fields) field.setError(null);
+    showError($("inspector-error"), null);
+    const problems = this.fields.filter((f) => f.localProblem());
+    if (problems.length) {
+      this.changed({ edited: false });
+      this.toasts.show({ tone: "error", title: `${what}: not sent: correct the field`
+        + `${problems.length === 1 ? "" : "s"} marked in red.` });
+      this.reveal(problems[0]);
       return;
     }
+    const { body, items, count } = this.changes();
     if (!count) {
-      showError(errorBox, null);
-      status.className = "muted small";
-      status.textContent = "Nothing changed.";
+      this.toasts.show({ tone: "info", title: "Nothing to apply: no field was changed." });
       return;
     }
     const mvId = this.page.mv.id;
-    const number = this.win.window;
-    status.className = "muted small";
-    status.textContent = `Applying ${count} change${count === 1 ? "" : "s"}…`;
     try {
       await busy($("inspector-apply"), async () => {
         try {
           const mv = await this.page.track(
             () => api.post(`/api/multiviewers/${mvId}/windows/${number}`, body));
-          showError(errorBox, null);
-          this.win = null;
           if (this.page.mv && this.page.mv.id === mvId) {
             this.page.render(mv);
             const fresh = this.page.window(number);
-            if (fresh) this.fill(fresh);
+            if (fresh && this.win && this.win.window === number) this.fill(fresh);
           }
-          status.className = "small ok";
-          status.textContent = `Applied to window ${number}.`;
+          this.toasts.show({ tone: "ok",
+            title: `Applied to window ${number} on the NEXX frame: ${items.join(", ")}.` });
         } catch (error) {
-          status.textContent = "";
-          this.markFields(error, number);
-          showError(errorBox, this.page.explain(error));
+          const shown = this.markFields(error, number, body);
+          this.changed({ edited: false });
+          this.toasts.show(failureNote(error, { what, fieldsShown: shown.length > 0 }));
+          if (shown.length) this.reveal(shown[0]);
           this.page.handleWriteError(error);
         }
       });
@@ -366,20 +329,63 @@ export class Inspector {
     }
   }
 
-  /** Point at the inputs the API's "fields" name (windows.{n}.umd.{layer}.{key}, …). */
-  markFields(error, number) {
-    for (const name of Object.keys(error.fields || {})) {
-      const parts = name.split(".");
-      const rest = parts[0] === "windows" ? parts.slice(2) : parts;
-      let node = null;
-      if (rest[0] === "source") node = this.list;
-      else if (rest[0] === "pcm_bars") node = this.pcm;
-      else if (rest[0] === "umd" && rest.length >= 3) node = $(`umd-${rest[1]}-${rest[2]}`);
-      if (node && (parts[0] !== "windows" || Number(parts[1]) === number || parts.length < 3)) {
-        node.setAttribute("aria-invalid", "true");
-        if (rest[0] === "umd") this.showLayer(Number(rest[1]));
+  /**
+   * Put each refused field's sentence under its control (windows.{n}.umd.{layer}.{key},
+   * windows.{n}.pcm_bars, or a nested serializer key umd.{index}.{key}); what names no control
+   * here is listed above the Apply bar. Returns the fields marked, in the form's order.
+   */
+  markFields(error, number, body) {
+    const marked = new Set();
+    const elsewhere = {};
+    for (const { key, message } of fieldEntries(error.fields)) {
+      const field = this.fieldFor(key, number, body);
+      if (field) {
+        field.setError(field.serverError ? `${field.serverError} ${message}` : message);
+        marked.add(field);
+      } else if (error.status === 400 || error.status === 403) {
+        elsewhere[key] = [message];
       }
     }
+    // A refusal without fields (a device, the lease, the rate) is the toast's alone.
+    if (marked.size && Object.keys(elsewhere).length) {
+      showError($("inspector-error"), { detail: "Also refused:", fields: elsewhere });
+    }
+    return this.fields.filter((f) => marked.has(f));
+  }
+
+  fieldFor(key, number, body) {
+    const parts = key.split(".");
+    let rest = parts;
+    if (parts[0] === "windows") {
+      if (Number(parts[1]) !== number) return null;
+      rest = parts.slice(2);
+    }
+    if (rest[0] === "pcm_bars") return this.pcm;
+    if (rest[0] === "umd" && rest.length >= 3) {
+      // The service names the layer; the serializer names the item of the list sent.
+      const layer = parts[0] === "windows" ? Number(rest[1])
+        : (body.umd && body.umd[Number(rest[1])] || {}).layer;
+      return this.umd.get(`${layer}:${rest[2]}`) || null;
+    }
+    return null;
+  }
+
+  /** Show a field: its layer's tab, scrolled into view above the sticky Apply bar, focused. */
+  reveal(field) {
+    if (field.layer) this.showLayer(field.layer);
+    const scroller = $("inspector");
+    const bar = $("inspector-actions");
+    if (getComputedStyle(bar).position === "sticky") {
+      scroller.style.scrollPaddingBottom = `${bar.offsetHeight + SCROLL_GAP}px`;
+    }
+    field.root.scrollIntoView({ block: "nearest" });
+    if (!field.control.disabled) field.control.focus({ preventScroll: true });
+  }
+
+  /** For the confirmation when another window is selected with edits pending. */
+  pendingSummary() {
+    return this.fields.filter((f) => f.pending).map((f) => (f.layer
+      ? `layer ${f.layer} ${f.label.toLowerCase()}` : f.label)).join(", ");
   }
 }
 
@@ -387,23 +393,4 @@ export class Inspector {
 function windowKey(win) {
   return JSON.stringify([win.window, win.output, win.input ?? null,
     win.source ? [win.source.id, win.source.label] : null, win.pcm_bars ?? null, win.umd || null]);
-}
-
-/** A control the operator did not change takes the new value; a changed one keeps theirs,
- * measured against the new value from now on. */
-function follow(node, value) {
-  const text = value === null || value === undefined ? "" : String(value);
-  if (node.value === (node.dataset.original ?? "")) setValue(node, text);
-  else node.dataset.original = text;
-}
-
-function setValue(node, value) {
-  const text = value === null || value === undefined ? "" : String(value);
-  if (node.tagName === "SELECT") {
-    const placeholder = [...node.options].find((o) => o.value === "");
-    if (text === "" && !placeholder) node.prepend(new Option("—", ""));
-    if (text !== "" && placeholder) placeholder.remove();
-  }
-  node.value = text;
-  node.dataset.original = text;
 }

@@ -59,21 +59,181 @@ export function routedText(win) {
 
 export const ROUTE_UNKNOWN = "Route unknown";
 
-function umdSummary(win, staticType, typeLabels) {
-  for (const layer of win.umd || []) {
-    if (layer.type === undefined || layer.type === null || layer.type === 0) continue;
-    if (layer.type === staticType) {
-      if (layer.text) return layer.text;
-      continue;
-    }
-    return typeLabels[layer.type] || "UMD";
+// --- UMD layers as the frame draws them --------------------------------------------------
+//
+// Where: a layer's x/y (varids 2712/2713) are the top left corner of its box in the pixels of
+// the multiviewer's OUTPUT, not of its window: the catalog bounds them to 0..1919 × 0..1079,
+// the whole 1920×1080 raster whatever the window's size, and a window's boxes sit inside its
+// rectangle only because they were placed there. So they are drawn at x/y in the drawing's
+// 1920×1080 viewBox as they are, and clipped to their window.
+// How: the catalog (GET /api/catalog) describes colours, alphas, text sizes and paddings as enums
+// whose labels say what they are ("Yellow", "50%", "Medium", "Small"). The labels decide, not the
+// device values: box and text colours list the same names in different orders, and an admin
+// corrects the labels when a firmware changes them (devices.models.NexxEnumLabel).
+
+// The frame's eight UMD colours: the full-intensity primaries of a tally palette.
+const UMD_COLOURS = {
+  black: "#000000", blue: "#0000ff", green: "#00ff00", cyan: "#00ffff", red: "#ff0000",
+  magenta: "#ff00ff", yellow: "#ffff00", white: "#ffffff",
+};
+// Text heights and paddings in output pixels. The catalog names them only; these estimates make
+// a Medium text with Small padding 36 px tall, the pitch at which the frame stacks its default
+// layers (devices/nexx/emulator.py _umd_position). A label the tables do not know (renamed by an
+// admin) is read by its position in the catalog's list, smallest first.
+const TEXT_SIZES = { small: 20, medium: 28, large: 36, "x-large": 48, "extra large": 48 };
+const TEXT_SIZE_ORDER = [20, 28, 36, 48];
+const PADDINGS = { none: 0, small: 4, medium: 8, large: 12 };
+const PADDING_ORDER = [0, 4, 8, 12];
+// What a layer looks like while a value is unknown (not read yet): the frame's usual look,
+// white text on a half-transparent black box.
+const UMD_DEFAULTS = { text: "#ffffff", textAlpha: 1, box: "#000000", boxAlpha: 0.5,
+  size: 28, padding: 4 };
+// Average advance of a character in ems: a box's width where text cannot be measured.
+const CHAR_EM = 0.62;
+const UMD_WEIGHT = 600; // as .umd-label in drawing.css
+
+let measureContext;
+
+/**
+ * The width of `text` at `size` px in the page's font, as the drawing will set it: a box fits its
+ * text as the frame sizes it. Measured on a canvas, since the drawing is built before it is in
+ * the page.
+ */
+function textWidth(text, size) {
+  if (measureContext === undefined) {
+    measureContext = globalThis.document ? document.createElement("canvas").getContext("2d")
+      : null;
   }
-  return "";
+  if (!measureContext) return text.length * size * CHAR_EM;
+  const family = getComputedStyle(document.documentElement).getPropertyValue("--font").trim()
+    || "sans-serif";
+  measureContext.font = `${UMD_WEIGHT} ${size}px ${family}`;
+  return measureContext.measureText(text).width;
+}
+
+function choicesOf(catalog, key) {
+  if (!catalog || typeof catalog.choices !== "function") return [];
+  return catalog.choices("layer", key) || [];
+}
+
+function choiceOf(catalog, key, value) {
+  if (value === null || value === undefined) return null;
+  const choices = choicesOf(catalog, key);
+  const index = choices.findIndex((c) => c.value === value);
+  return index < 0 ? null : { ...choices[index], index };
+}
+
+function labelKey(label) {
+  return String(label || "").trim().toLowerCase().replace(/\s+/g, " ");
+}
+
+function colourOf(catalog, key, value, fallback) {
+  const choice = choiceOf(catalog, key, value);
+  if (!choice) return fallback;
+  const name = labelKey(choice.label);
+  if (UMD_COLOURS[name]) return UMD_COLOURS[name];
+  // A colour the table does not know, named by an admin the way CSS names it ("Orange").
+  const css = name.replace(/ /g, "");
+  if (globalThis.CSS && CSS.supports && CSS.supports("color", css)) return css;
+  return fallback;
+}
+
+function alphaOf(catalog, key, value, fallback) {
+  const choice = choiceOf(catalog, key, value);
+  const match = choice && /(\d+(?:\.\d+)?)\s*%/.exec(choice.label);
+  return match ? Math.min(1, Math.max(0, Number(match[1]) / 100)) : fallback;
+}
+
+function sizeOf(catalog, key, value, named, order, fallback) {
+  const choice = choiceOf(catalog, key, value);
+  if (!choice) return fallback;
+  const size = named[labelKey(choice.label)];
+  if (size !== undefined) return size;
+  return order[Math.min(choice.index, order.length - 1)];
+}
+
+/** The catalog's type labels and the Static type, from options (a Catalog, or the parts). */
+function typeInfo(options) {
+  const catalog = options.catalog;
+  const labels = options.typeLabels
+    || (catalog && typeof catalog.typeLabels === "function" ? catalog.typeLabels() : {});
+  let staticType = options.staticType;
+  if (staticType === undefined && catalog) staticType = catalog.staticType;
+  let offType = options.offType;
+  if (offType === undefined) offType = catalog ? catalog.offType : 0;
+  return { labels, staticType: staticType ?? null, offType };
+}
+
+/**
+ * The UMD layers a window shows, as the frame draws them: [{layer, type, text, dynamic, x, y,
+ * width, height, padding, size, textColour, textAlpha, boxColour, boxAlpha, placed}] in output
+ * pixels, in layer order (a later layer over an earlier one). Layers that are off, and Static
+ * layers without text, draw nothing. Dynamic types (a tally line, the time) show their type's
+ * label, standing for what the frame fills in. `rect` is the window's rectangle in pixels: a
+ * layer whose position was not read yet is put where the frame puts its layers by default,
+ * stacked up from the window's bottom left by layer number (placed: false).
+ * `options`: catalog (a Catalog), or staticType/typeLabels/offType.
+ */
+export function umdLayers(win, rect, options = {}) {
+  const { labels, staticType, offType } = typeInfo(options);
+  const catalog = options.catalog;
+  const out = [];
+  for (const layer of (win && win.umd) || []) {
+    const type = layer.type;
+    if (type === undefined || type === null || type === offType) continue;
+    const dynamic = type !== staticType;
+    const text = dynamic ? labels[type] || `UMD type ${type}` : layer.text || "";
+    if (!text) continue;
+    const size = sizeOf(catalog, "text_size", layer.text_size, TEXT_SIZES, TEXT_SIZE_ORDER,
+      UMD_DEFAULTS.size);
+    const padding = sizeOf(catalog, "padding", layer.padding, PADDINGS, PADDING_ORDER,
+      UMD_DEFAULTS.padding);
+    const height = size + 2 * padding;
+    const width = Math.ceil(textWidth(text, size)) + 2 * padding;
+    const placed = Number.isInteger(layer.x) && Number.isInteger(layer.y);
+    out.push({
+      layer: layer.layer, type, text, dynamic, size, padding, width, height, placed,
+      x: placed ? layer.x : Math.round(rect.x + 8),
+      y: placed ? layer.y : Math.round(rect.y + rect.h - height * (layer.layer || 1)),
+      textColour: colourOf(catalog, "text_colour", layer.text_colour, UMD_DEFAULTS.text),
+      textAlpha: alphaOf(catalog, "text_alpha", layer.text_alpha, UMD_DEFAULTS.textAlpha),
+      boxColour: colourOf(catalog, "box_colour", layer.box_colour, UMD_DEFAULTS.box),
+      boxAlpha: alphaOf(catalog, "box_alpha", layer.box_alpha, UMD_DEFAULTS.boxAlpha),
+    });
+  }
+  return out;
+}
+
+let clipCount = 0;
+
+/** The SVG of a window's UMD layers, clipped to `clip` (the window's drawn rectangle). */
+function umdGroup(layers, clip) {
+  clipCount += 1;
+  const id = `umd-clip-${clipCount}`;
+  const group = el("g", { class: "umds", "clip-path": `url(#${id})` });
+  const clipPath = el("clipPath", { id });
+  clipPath.append(el("rect", { x: clip.x, y: clip.y, width: clip.w, height: clip.h, rx: 6 }));
+  group.append(clipPath);
+  for (const u of layers) {
+    const g = el("g", {
+      class: "umd" + (u.dynamic ? " dynamic" : "") + (u.placed ? "" : " unplaced"),
+      "data-layer": u.layer, "data-type": u.type,
+    });
+    g.append(el("rect", { class: "umd-box", x: u.x, y: u.y, width: u.width, height: u.height,
+      fill: u.boxColour, "fill-opacity": u.boxAlpha }));
+    g.append(el("text", { class: "umd-label", x: u.x + u.padding,
+      y: u.y + u.padding + Math.round(u.size * 0.8), fill: u.textColour,
+      "fill-opacity": u.textAlpha, "font-size": u.size }, u.text));
+    group.append(g);
+  }
+  return group;
 }
 
 /**
  * The large drawing. `windows` are the multiviewer JSON's windows; `options`:
- * selected (window number), interactive (bool), staticType, typeLabels, onSelect(window).
+ * selected (window number), interactive (bool), catalog (a Catalog: how UMD layers look; or
+ * staticType and typeLabels alone, which draw them in the frame's usual look), label,
+ * onSelect(window).
  */
 export function layoutDrawing(geometry, windows, options = {}) {
   const byNumber = new Map((windows || []).map((w) => [w.window, w]));
@@ -109,14 +269,6 @@ export function layoutDrawing(geometry, windows, options = {}) {
     const outSize = Math.max(16, Math.min(44, base * 0.065));
     const srcSize = Math.max(18, Math.min(84, base * 0.1));
     const pad = Math.max(10, numSize * 0.35);
-    g.append(el("text", { class: "num", x: x + pad, y: y + pad + numSize * 0.8,
-      style: `font-size:${numSize}px` }, String(r.window)));
-    g.append(el("text", { class: "out", x: x + w - pad, y: y + pad + outSize * 0.9,
-      "text-anchor": "end", style: `font-size:${outSize}px` }, `OUT ${output}`));
-    const label = source ? fit(source, w - 2 * pad, srcSize) : ROUTE_UNKNOWN;
-    g.append(el("text", { class: "src" + (source ? "" : " none unknown"), x: x + w / 2,
-      y: y + h / 2 + srcSize * 0.35, "text-anchor": "middle",
-      style: `font-size:${srcSize}px` }, label));
     // PCM bars along the left edge: how many the window shows.
     const bars = Number(win.pcm_bars) || 0;
     if (bars > 0 && h > 120) {
@@ -130,18 +282,21 @@ export function layoutDrawing(geometry, windows, options = {}) {
       }
       g.append(pcm);
     }
-    const umd = umdSummary(win, options.staticType, options.typeLabels || {});
-    if (umd && h > 100) {
-      const umdSize = Math.max(14, Math.min(40, base * 0.055));
-      const barH = umdSize * 1.6;
-      g.append(el("rect", { class: "umd-bar", x: x + w * 0.2, y: y + h - barH - 6,
-        width: w * 0.6, height: barH, rx: 3 }));
-      g.append(el("text", { class: "umd-text", x: x + w / 2, y: y + h - 6 - barH * 0.3,
-        "text-anchor": "middle", style: `font-size:${umdSize}px` },
-      fit(umd, w * 0.58, umdSize)));
-    }
+    // The frame's own overlays (UMD layers) under the page's labels (window number, output,
+    // source): those say which window is which, and stay readable over any box.
+    const umds = umdLayers(win, r, options);
+    if (umds.length) g.append(umdGroup(umds, { x, y, w, h }));
+    const label = source ? fit(source, w - 2 * pad, srcSize) : ROUTE_UNKNOWN;
+    g.append(el("text", { class: "src" + (source ? "" : " none unknown"), x: x + w / 2,
+      y: y + h / 2 + srcSize * 0.35, "text-anchor": "middle",
+      style: `font-size:${srcSize}px` }, label));
+    g.append(el("text", { class: "num", x: x + pad, y: y + pad + numSize * 0.8,
+      style: `font-size:${numSize}px` }, String(r.window)));
+    g.append(el("text", { class: "out", x: x + w - pad, y: y + pad + outSize * 0.9,
+      "text-anchor": "end", style: `font-size:${outSize}px` }, `OUT ${output}`));
     g.append(el("title", {}, `Window ${r.window} · output ${output} · `
-      + (source || "route unknown: the router has not said what feeds this output")));
+      + (source || "route unknown: the router has not said what feeds this output")
+      + umds.map((u) => ` · UMD ${u.layer}: ${u.text}`).join("")));
     svg.append(g);
   }
   if (options.interactive && options.onSelect) {

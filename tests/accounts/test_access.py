@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from accounts.services import AccessService
 from devices.models import Multiviewer, Source
-from mvcontrol.errors import Forbidden
+from mvcontrol.errors import Conflict, Forbidden
 from tests.fixtures.accounts import AdminFactory, BrowserLikeClient, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,9 +100,22 @@ def test_a_multiviewer_switched_off_is_not_offered_to_users(inventory):
     assert not AccessService.can_use_multiviewer(user, gallery)
     assert not AccessService.can_use_output(user, 17)  # a window output of the switched-off one
     assert AccessService.can_use_output(user, 1)
-    with pytest.raises(Forbidden, match=r"Multiviewer 2 is switched off") as refused:
+    # Listed, so that it does not vanish without a note; using it is a conflict, not a refusal.
+    assert list(AccessService.listed_multiviewers(user)) == [studio, gallery]
+    assert AccessService.multiviewer_off(user, gallery)
+    assert not AccessService.multiviewer_off(user, studio)
+    with pytest.raises(Conflict, match=r"^MV 2 is off on the frame: it cannot be shown or "
+                                       r"changed until it is switched on there and the state "
+                                       r"is refreshed\.$") as refused:
         AccessService.require_multiviewer(user, gallery)
-    assert refused.value.code == "multiviewer_disabled"
+    assert refused.value.code == "multiviewer_off" and refused.value.http_status == 409
+    with pytest.raises(Conflict, match="MV 2 is off on the frame") as refused:
+        AccessService.require_output(user, 17)
+    assert refused.value.code == "multiviewer_off"
+    # Not granted at all stays a refusal, switched off or not.
+    assert not AccessService.multiviewer_off(UserFactory(), gallery)
+    with pytest.raises(Forbidden):
+        AccessService.require_multiviewer(UserFactory(), gallery)
     # The grant stays: switched on again, it is usable again.
     assert AccessService.grants(user)["multiviewers"] == sorted([studio.pk, gallery.pk])
     Multiviewer.objects.filter(pk=gallery.pk).update(enabled=True)
@@ -114,7 +127,10 @@ def test_admins_still_see_a_multiviewer_switched_off(inventory):
     Multiviewer.objects.filter(pk=gallery.pk).update(enabled=False)
     admin = AdminFactory()
     assert set(AccessService.visible_multiviewers(admin)) == {studio, gallery, patched}
+    assert set(AccessService.listed_multiviewers(admin)) == {studio, gallery, patched}
     assert AccessService.can_use_multiviewer(admin, gallery)
+    assert not AccessService.multiviewer_off(admin, gallery)
+    AccessService.require_multiviewer(admin, gallery)
 
 
 def test_me_lists_only_multiviewers_switched_on(inventory):

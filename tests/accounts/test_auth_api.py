@@ -23,7 +23,8 @@ def logged_in(login: str, password: str = DEFAULT_PASSWORD) -> BrowserLikeClient
 
 # --- login -----------------------------------------------------------------------------------
 
-def test_login_sets_a_hardened_session_cookie_and_returns_the_user(operator_user):
+def test_login_sets_a_hardened_session_cookie_and_returns_the_user(settings, operator_user):
+    settings.SESSION_COOKIE_SECURE = True  # production's default (the demo's is plain HTTP)
     client = BrowserLikeClient()
     response = client.api_login("operator")
     assert response.status_code == 200

@@ -31,10 +31,10 @@ TABLET = {"width": 768, "height": 1024}
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(request):
     """Chromium, for one test module. Module scope, not session: while Playwright's sync API
     runs, its asyncio loop counts as running in this thread, and the tests that follow must not
-    inherit that."""
+    inherit that. A module's CHROMIUM_ARGS (a list) are added to the command line."""
     reason = missing_browser()
     if reason:
         pytest.skip(f"browser tests skipped: {reason}")
@@ -42,6 +42,7 @@ def browser():
 
     expect.set_options(timeout=WAIT_MS)
     args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    args += getattr(request.module, "CHROMIUM_ARGS", [])
     # With that loop "running", Django would refuse the tests' own (synchronous) database calls;
     # allowed for these tests only, and never in a deployment (check async.E001).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -62,17 +63,18 @@ def browser():
 
 class WebServer:
     """The production web server (gunicorn, one uvicorn worker, mvcontrol.asgi) on a free port
-    and this test's database. start() and stop() may be called again: it comes back on the same
-    port, as a restarted service does."""
+    of `host` (a loopback address) and this test's database. start() and stop() may be called
+    again: it comes back on the same port, as a restarted service does."""
 
-    def __init__(self, **env: str) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", **env: str) -> None:
+        self.host = host
         self.port = free_port()
         self.env = env
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -83,10 +85,10 @@ class WebServer:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "mvcontrol.asgi:application",
                  "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", "1",
-                 "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                 "--bind", f"{self.host}:{self.port}", "--log-level", "warning",
                  "--graceful-timeout", "2"],
-                cwd=BASE_DIR, env=subprocess_env(DEBUG="true", RATELIMIT_ENABLE="false",
-                                                 **self.env))
+                cwd=BASE_DIR, env=subprocess_env(**{"DEBUG": "true", "RATELIMIT_ENABLE": "false",
+                                                    **self.env}))
             wait_ready(self.url, self.process)
         return self
 

@@ -33,3 +33,16 @@ def missing_browser() -> str | None:
         return (f"no Chromium at {path} "
                 "(install Debian's chromium package, or set CHROMIUM_PATH to a Chromium binary)")
     return None
+
+
+def require_browser() -> None:
+    """Skip the calling test module (one line) when no browser can run here; under CI
+    (CI=true) fail instead, since CI must run them. Call it before importing playwright."""
+    import pytest
+
+    reason = missing_browser()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run, and CI must run them: {reason}",
+                        pytrace=False)
+        pytest.skip(f"browser tests skipped: {reason}", allow_module_level=True)

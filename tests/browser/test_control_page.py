@@ -7,18 +7,13 @@ Screenshots land in tests/artifacts/ (git-ignored).
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
 
-from tests.browser.harness import missing_browser
+from tests.browser.harness import require_browser
 
-REASON = missing_browser()
-if REASON:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run, and CI must run them: {REASON}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {REASON}", allow_module_level=True)
+require_browser()
 
 from playwright.sync_api import expect  # noqa: E402 - only once the skip above is decided
 
@@ -159,26 +154,29 @@ def test_operator_controls_a_multiviewer_end_to_end(stack, open_page, start_work
         "data-layout", "2")
     shot(page, "layout-picker")
     dialog.locator('.layout-option[data-layout="36"]').click()
+    # 16 windows to 9: asked first (tests/browser/test_drawing_layout_presets.py).
+    page.locator("#confirm-dialog").get_by_role("button", name="Apply layout 36").click()
     expect(dialog).to_be_hidden()
     expect(page.locator("#layout-name")).to_contain_text("36 ·")
     expect(page.locator("#drawing g.win")).to_have_count(9)
     assert nexx_value(devices, "layout", 1) == "35"  # device counts layouts from 0
 
-    # Route a source into window 3: the searchable list holds only granted sources.
+    # Take a source into window 3: the source panel holds only granted sources; a press takes
+    # at once (tests/browser/test_takes.py: by drag and by keyboard too).
     window(page, 3).click()
     inspector = page.locator("#inspector-form")
     expect(inspector).to_be_visible()
     expect(page.locator("#inspector-title")).to_have_text("Window 3")
-    expect(page.locator("#source-list option")).to_have_count(12)
-    page.locator("#source-search").fill("graph")
-    expect(page.locator("#source-list option")).to_have_count(1)
-    page.locator("#source-search").fill("remote")  # source 20 is not granted
-    expect(page.locator("#source-list option")).to_have_count(0)
-    page.locator("#source-search").fill("graph")
-    page.locator("#source-search").press("Enter")
-    page.get_by_role("button", name="Apply").click()
-    expect(page.locator("#inspector-status")).to_have_text("Applied to window 3.")
+    buttons = page.locator("#source-grid button.src-btn")
+    expect(buttons).to_have_count(12)
+    page.locator("#source-filter").fill("graph")
+    expect(buttons).to_have_count(1)
+    page.locator("#source-filter").fill("remote")  # source 20 is not granted
+    expect(buttons).to_have_count(0)
+    page.locator("#source-filter").fill("graph")
+    buttons.first.click()
     expect(window(page, 3)).to_contain_text("Graphics 1")
+    expect(page.locator("#take-status")).to_contain_text("Window 3 shows Graphics 1 (IN 7)")
     assert devices.quartz.route(mv2.output_for_window(3)) == 7
 
     # Edit UMD layer 2: the text can be typed only while the type is Static.
@@ -192,9 +190,11 @@ def test_operator_controls_a_multiviewer_end_to_end(stack, open_page, start_work
     text.fill("STUDIO B")
     page.locator("#umd-2-text_colour").select_option(label="Yellow")
     page.locator("#umd-2-x").fill("120")
+    expect(page.locator("#inspector-pending")).to_have_text("4 changes pending")
     shot(page, "inspector-umd")
-    page.get_by_role("button", name="Apply").click()
-    expect(page.locator("#inspector-status")).to_have_text("Applied to window 3.")
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(page.locator("#inspector-status")).to_have_text(
+        "Applied to window 3 on the NEXX frame: UMD layer 2.")
     assert nexx_value(devices, "text", 1, 2, 1) == "STUDIO B"
     assert nexx_value(devices, "type", 1, 2, 1) == "1"
     assert nexx_value(devices, "x", 1, 2, 1) == "120"
@@ -217,33 +217,34 @@ def test_operator_controls_a_multiviewer_end_to_end(stack, open_page, start_work
 
     font = page.locator('[data-param="font"]')
     other_font = next(c for c in _choices("font") if str(c["device_value"]) != font_before)
+    # The multiviewer's settings are edited, then applied.
     font.select_option(label=other_font["label"])
-    expect(page.locator("#params-status")).to_have_text("Font applied")
+    expect(page.locator("#params-pending")).to_have_text("1 change pending")
+    assert nexx_value(devices, "font", 1) == font_before
+    shot(page, "params-pending")
+    page.get_by_role("button", name="Apply settings").click()
+    expect(page.locator("#params-toasts")).to_have_text("Font applied on the NEXX frame.")
+    expect(page.locator("#params-pending")).to_have_text("")
     assert nexx_value(devices, "font", 1) == str(other_font["device_value"])
 
+    # Apply shows what would change first (tests/browser/test_drawing_layout_presets.py), then
+    # writes it.
     page.get_by_role("button", name="Presets").click()
     presets.get_by_role("button", name="All", exact=True).click()
     row.get_by_role("button", name="Apply preset Evening news").click()
-    confirm = page.locator("#confirm-dialog")
-    expect(confirm).to_be_visible()
-    expect(confirm).to_contain_text("2 multiviewers")
-    shot(page, "presets-confirm")
-    confirm.get_by_role("button", name="Apply to 2 multiviewers").click()
-    # The preset routes sources this operator may not use: the API's refusal is shown, and
-    # nothing was sent.
-    error = presets.locator("#preset-list-error")
-    expect(error).to_contain_text("no access to source")
+    expect(presets.locator("#preset-preview")).to_be_visible()
     assert nexx_value(devices, "font", 1) == str(other_font["device_value"])
-    shot(page, "presets-refused")
-    # Without the routing group the rest applies.
-    presets.get_by_label("Sources (routing)").uncheck()
-    row.get_by_role("button", name="Apply preset Evening news").click()
-    confirm.get_by_role("button", name="Apply to 2 multiviewers").click()
+    apply = presets.locator("#preset-preview-apply")
+    expect(apply).to_have_text("Apply to 2 multiviewers")
+    shot(page, "presets-confirm")
+    apply.click()
     expect(presets.locator("#preset-status")).to_contain_text("applied")
+    error = presets.locator("#preset-list-error")
     expect(error).to_be_hidden()
     assert nexx_value(devices, "font", 1) == font_before
     assert devices.quartz.route(mv2.output_for_window(3)) == 7
     shot(page, "presets-applied")
+    confirm = page.locator("#confirm-dialog")
 
     # Export downloads the preset document; after a delete, importing the file brings it back.
     with page.expect_download() as download_info:
@@ -271,18 +272,27 @@ def test_operator_controls_a_multiviewer_end_to_end(stack, open_page, start_work
     expect(presets).to_be_hidden()
     expect(font).to_have_value(str(_operator_value("font", font_before)))
 
-    # Refresh: live progress while it reads, then the new "last refresh" line.
+    # Refresh: live progress while it reads, then the new "last refresh" line. The page does
+    # not move when the progress bar and its line appear (their place is kept).
     page.evaluate("""() => {
         window.progressSeen = [];
+        window.workspaceTops = [];
+        const workspace = document.getElementById('workspace');
+        const top = () => window.workspaceTops.push(workspace.getBoundingClientRect().top);
+        top();
         const node = document.getElementById('refresh-detail');
-        new MutationObserver(() => window.progressSeen.push(node.textContent))
+        new MutationObserver(() => { window.progressSeen.push(node.textContent); top(); })
             .observe(node, {childList: true, characterData: true, subtree: true});
+        new MutationObserver(top).observe(document.getElementById('refresh-progress'),
+            {attributes: true, attributeFilter: ['hidden']});
     }""")
     page.get_by_role("button", name="Refresh").click()
     expect(page.locator("#refresh-detail")).to_have_text("Refresh done.", timeout=60_000)
     seen = page.evaluate("window.progressSeen")
     assert any(text.startswith(("Refresh queued", "Waiting", "Reading", "Starting"))
                for text in seen), seen
+    tops = page.evaluate("window.workspaceTops")
+    assert len(tops) > 2 and len(set(tops)) == 1, tops
     latest = RefreshRun.objects.order_by("-started_at").first()
     assert latest.trigger == "manual" and latest.status == "success"
     expect(page.locator("#refresh-last")).to_contain_text("Last refresh: ok")
@@ -329,8 +339,8 @@ def test_live_routing_and_the_edit_lease_of_another_user(stack, open_page, start
     expect(page.locator("#layout-btn")).to_be_disabled()
     expect(page.locator('[data-param="font"]')).to_be_disabled()
     window(page, 1).click()
-    expect(page.get_by_role("button", name="Apply")).to_be_disabled()
-    expect(page.locator("#source-search")).to_be_disabled()
+    expect(page.get_by_role("button", name="Apply", exact=True)).to_be_disabled()
+    expect(page.locator("#source-grid button.src-btn").first).to_be_disabled()
     expect(page.locator("#lease-break")).to_have_count(0)  # breaking a lease is for admins
     shot(page, "lease-held")
 
@@ -343,7 +353,8 @@ def test_live_routing_and_the_edit_lease_of_another_user(stack, open_page, start
     expect(admin_page.locator("#lease-banner")).to_be_hidden()
     assert leases.current(multiviewer=mv1) is None
     expect(banner).to_be_hidden()
-    expect(page.get_by_role("button", name="Apply")).to_be_enabled()
+    expect(page.get_by_role("button", name="Apply", exact=True)).to_be_enabled()
+    expect(page.locator("#source-grid button.src-btn").first).to_be_enabled()
     expect(page.locator("#layout-btn")).to_be_enabled()
     assert page.console_errors == [] and admin_page.console_errors == []
 
@@ -387,19 +398,22 @@ def test_tablet_width_keyboard_only_and_device_errors(stack, open_page):
     expect(dialog).to_be_hidden()
     expect(page.locator("#layout-btn")).to_be_focused()
 
-    # The NEXX frame fails: the inspector says so next to the Apply button; nothing changed.
+    # The NEXX frame fails: a note next to the Apply button says so; nothing changed, the edit
+    # stays pending.
     bars_before = nexx_value(devices, "pcm_bars", 0, 1)
     devices.nexx.set_fault("http_500")
     page.locator("#pcm-bars").focus()
     page.keyboard.press("End")  # the last choice: 16 bars
+    expect(page.locator("#inspector-pending")).to_have_text("1 change pending")
     page.locator("#inspector-apply").focus()
     page.keyboard.press("Enter")
-    error = page.locator("#inspector-error")
+    error = page.locator("#inspector-status .toast.error")
     expect(error).to_be_visible()
+    expect(error).to_contain_text("Window 2: not applied.")
     expect(error).to_contain_text("NEXX")
     devices.nexx.clear_faults()
     assert nexx_value(devices, "pcm_bars", 0, 1) == bars_before
-    expect(page.locator("#inspector-status")).to_have_text("")
+    expect(page.locator("#inspector-pending")).to_have_text("1 change pending")
     page.locator("#inspector").scroll_into_view_if_needed()
     shot(page, "tablet-device-error")
     assert page.console_errors == []

@@ -145,3 +145,42 @@ def test_grant_tables_have_the_seed_names():
     tables = connection.introspection.table_names()
     assert {"user_access_sources", "user_access_mvs", "state_mv", "state_windows",
             "state_routing", "accounts_session"} <= set(tables)
+
+
+def test_a_source_category_follows_the_text_rule_and_survives_a_refresh():
+    from django.core.exceptions import ValidationError
+
+    from state.snapshot import write_sources
+
+    source = Source(quartz_input=5, label="CAM 5", category="Cameras")
+    source.full_clean()
+    source.save()
+    for bad in ("C" * 33, "Cam\teras", "\u202eCameras"):
+        source.category = bad
+        with pytest.raises(ValidationError) as refused:
+            source.full_clean()
+        assert list(refused.value.message_dict) == ["category"]
+    # The router renames its sources; only an admin regroups them.
+    write_sources({5: "CAMERA 5", 6: "CAM 6"})
+    assert dict(Source.objects.values_list("quartz_input", "category")) == {5: "Cameras", 6: ""}
+    assert Source.objects.get(quartz_input=5).label == "CAMERA 5"
+
+
+def test_deleting_a_source_or_a_user_drops_their_favourites():
+    user = UserFactory()
+    kept, dropped = Source.objects.create(quartz_input=1), Source.objects.create(quartz_input=2)
+    user.favourite_sources.set([kept, dropped])
+    dropped.delete()
+    assert list(user.favourite_sources.all()) == [kept]
+    user.delete()
+    assert not Source.objects.get(pk=kept.pk).favourited_by.exists()
+
+
+def test_a_multiviewers_undo_step_goes_with_it():
+    from control.models import UndoStep
+
+    mv = Multiviewer.objects.create(nexx_index=4)
+    UndoStep.objects.create(multiviewer=mv, change={"layout": 1}, description="Layout back to 1",
+                            login="operator", at=timezone.now())
+    mv.delete()
+    assert not UndoStep.objects.exists()

@@ -22,6 +22,7 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand
 
 from devices.models import NexxAuthMode, NexxSettings, QuartzSettings
+from mvcontrol.management.addresses import demo_urls, url_host
 
 DEMO_API_KEY = "demo-api-key"  # noqa: S105 - the emulator's key, for the local demo only
 DEMO_WORKERS = 2
@@ -36,7 +37,8 @@ class Command(BaseCommand):
     help = "Serve the local demo: device emulators, background workers and the web server."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--host", default="127.0.0.1",
+                            help="Address to serve on; 0.0.0.0 for the other PCs on the LAN.")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--quartz-port", type=int, default=16543)
         parser.add_argument("--nexx-port", type=int, default=18080)
@@ -50,33 +52,23 @@ class Command(BaseCommand):
         # A supervisor or `timeout` stops us with SIGTERM: shut the children down as for Ctrl-C
         # instead of leaving the workers running without their parent.
         signal.signal(signal.SIGTERM, _interrupt)
-        emulators = [] if no_emulators else self._start_emulators(quartz_port, nexx_port)
-        children = self._start_workers(initial_refresh=not no_emulators,
-                                       listen=None if no_emulators else listen_port)
-        url = f"http://{host}:{port}/"
-        self.stdout.write(self.style.SUCCESS(f"\nmvcontrol demo: open {url}"))
-        self.stdout.write(f"  Django admin: {url}admin/   API docs: {url}api/docs")
-        from accounts.models import User
-
-        if not User.objects.exists():
-            self.stdout.write(
-                "  No user yet: create the first admin on the page, or with\n"
-                "  .venv/bin/python manage.py create_first_admin --login admin"
-            )
-        if emulators:
-            panel = emulators[0].stats_url.replace("/stats", "/panel")
-            self.stdout.write(
-                "  A change on the frame's own panel (MV 1, window 1, UMD layer 1 text), which\n"
-                "  nexx_listen brings into the snapshot and the open pages:\n"
-                f"  curl '{panel}?2709.0.0.0=HELLO'")
-        self.stdout.write("  Ctrl-C stops the demo.\n")
-        web = subprocess.Popen([
-            sys.executable, "-m", "gunicorn", "mvcontrol.asgi:application",
-            "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", str(DEMO_WORKERS),
-            "--bind", f"{host}:{port}", "--log-level", "warning", "--graceful-timeout", "5"],
-            cwd=settings.BASE_DIR)
-        children.insert(0, web)
+        emulators: list = []
+        children: list[subprocess.Popen] = []
+        # Whatever fails once a child is started (an unmigrated database, a port in use) still
+        # stops every child: none is left running without its parent.
         try:
+            if not no_emulators:
+                emulators = self._start_emulators(quartz_port, nexx_port)
+            children = self._start_workers(initial_refresh=not no_emulators,
+                                           listen=None if no_emulators else listen_port)
+            self._announce(host, port, emulators)
+            web = subprocess.Popen([
+                sys.executable, "-m", "gunicorn", "mvcontrol.asgi:application",
+                "--worker-class", "uvicorn_worker.UvicornWorker", "--workers", str(DEMO_WORKERS),
+                "--bind", f"{url_host(host)}:{port}", "--log-level", "warning",
+                "--graceful-timeout", "5"],
+                cwd=settings.BASE_DIR)
+            children.insert(0, web)
             web.wait()
         except KeyboardInterrupt:
             pass
@@ -92,6 +84,30 @@ class Command(BaseCommand):
                     child.kill()
             for emulator in emulators:
                 emulator.stop()
+
+    def _announce(self, host: str, port: int, emulators: list) -> None:
+        """Where to open the demo: for HOST=0.0.0.0 each address of this machine, the one other
+        PCs use first."""
+        url, *others = demo_urls(host, port)
+        self.stdout.write(self.style.SUCCESS(f"\nmvcontrol demo: open {url}"))
+        for other in others:
+            self.stdout.write(self.style.SUCCESS(f"                 or {other}"))
+        self.stdout.write(f"  Django admin: {url}admin/   API docs: {url}api/docs and "
+                          f"{url}api/redoc")
+        from accounts.models import User
+
+        if not User.objects.exists():
+            self.stdout.write(
+                "  No user yet: create the first admin on the page, or with\n"
+                "  .venv/bin/python manage.py create_first_admin --login admin"
+            )
+        if emulators:
+            panel = emulators[0].stats_url.replace("/stats", "/panel")
+            self.stdout.write(
+                "  A change on the frame's own panel (MV 1, window 1, UMD layer 1 text), which\n"
+                "  nexx_listen brings into the snapshot and the open pages:\n"
+                f"  curl '{panel}?2709.0.0.0=HELLO'")
+        self.stdout.write("  Ctrl-C stops the demo.\n")
 
     def _start_emulators(self, quartz_port: int, nexx_port: int) -> list:
         from devices.nexx.emulator import NexxEmulator

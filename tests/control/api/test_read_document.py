@@ -92,7 +92,8 @@ def test_the_document_holds_what_the_cached_rows_hold(rig):
         assert entry["input"] == (route.input if route else None)
         source = Source.objects.filter(quartz_input=entry["input"]).first()
         assert entry["source"] == (None if source is None else {
-            "id": source.pk, "quartz_input": source.quartz_input, "label": source.label})
+            "id": source.pk, "quartz_input": source.quartz_input, "label": source.label,
+            "category": source.category})
     first, second, third = document["windows"]
     assert first["umd"][1]["text"] == "CAM «1»" and first["pcm_bars"] == 6
     assert second["input"] == 9 and second["source"] is None

@@ -16,7 +16,8 @@ def test_sources_are_the_granted_ones(rig):
     body = check(rig.client(rig.operator).get("/api/sources"), 200)
     assert [s["quartz_input"] for s in body] == list(OPERATOR_SOURCES)
     first = Source.objects.get(quartz_input=1)
-    assert body[0] == {"id": first.pk, "quartz_input": 1, "label": first.label}
+    assert body[0] == {"id": first.pk, "quartz_input": 1, "label": first.label, "category": "",
+                       "favourite": False}
     assert len(check(rig.client(rig.admin).get("/api/sources"), 200)) == 32
 
 
@@ -47,7 +48,8 @@ def test_one_multiviewer_has_everything_the_control_page_needs(rig):
     w2 = body["windows"][1]
     source = Source.objects.get(quartz_input=7)
     assert w2["output"] == mv.output_for_window(2) and w2["input"] == 7
-    assert w2["source"] == {"id": source.pk, "quartz_input": 7, "label": source.label}
+    assert w2["source"] == {"id": source.pk, "quartz_input": 7, "label": source.label,
+                            "category": ""}
     assert body["windows"][2]["source"] is None and body["windows"][2]["input"] is None
     row = WindowState.objects.get(multiviewer=mv, window_index=1)
     assert w2["pcm_bars"] == row.pcm_bars

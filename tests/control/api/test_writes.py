@@ -74,7 +74,8 @@ def test_window_change_routes_the_source_and_sets_pcm_and_umd(rig):
          "umd": [{"layer": 1, "text": "CAM 6", "text_colour": 3}, {"layer": 3, "type": 0}]},
         format="json"), 200)
     window = body["windows"][2]
-    assert window["source"] == {"id": cam.pk, "quartz_input": 6, "label": cam.label}
+    assert window["source"] == {"id": cam.pk, "quartz_input": 6, "label": cam.label,
+                                "category": ""}
     assert window["input"] == 6 and window["pcm_bars"] == 6
     assert window["umd"][0]["text"] == "CAM 6" and window["umd"][0]["text_colour"] == 3
     assert window["umd"][2]["type"] == 0
@@ -110,6 +111,49 @@ def test_window_change_refused(rig, payload, field):
     assert (after.pcm_bars, after.umd, after.updated_at) == (
         before.pcm_bars, before.umd, before.updated_at)
     assert sets(rig) == 0
+
+
+def test_refused_values_are_explained_in_an_operators_words(rig):
+    from devices.models import NexxEnumLabel
+
+    NexxEnumLabel.objects.create(varid=2716, value=1, label="Sans Mono Bold")
+    mv = rig.mv(1)  # layout 2: 16 windows
+    client = rig.client(rig.admin)
+    body = check(client.post(f"/api/multiviewers/{mv.pk}/windows/5",
+                             {"pcm_bars": 5, "umd": [{"layer": 1, "text": "x" * 70}]},
+                             format="json"), 400)
+    assert body["fields"] == {
+        "windows.5.pcm_bars": ["5 is not one of the choices: 0, 2, 4, 6, 8, 12 or 16."],
+        "windows.5.umd.1.text": [
+            "Text is 70 characters long; at most 64 characters, without control characters."],
+    }
+    assert body["detail"] == ("Nothing was sent. Window 5 PCM bars: 5 is not one of the "
+                              "choices. Window 5, UMD layer 1 text: text is 70 characters "
+                              "long.")
+    body = check(client.patch(f"/api/multiviewers/{mv.pk}", {"font": 9, "outer_border": 7},
+                              format="json"), 400)
+    assert body["fields"] == {
+        "font": ["9 is not one of the choices: 0 (Sans), 1 (Sans Mono Bold) or 2 (D Din)."],
+        "outer_border": ["7 is out of range; allowed: 0 to 4 pixels."]}
+    body = check(client.post(f"/api/multiviewers/{mv.pk}/layout", {"layout": 44},
+                             format="json"), 400)
+    assert body["fields"] == {"layout": ["Layouts are 1 to 43."]}
+    assert sets(rig) == 0
+
+
+def test_a_change_with_many_refused_values_names_the_first_ones(rig):
+    mv = rig.mv(1)
+    body = check(rig.client(rig.admin).post(
+        f"/api/multiviewers/{mv.pk}/windows/2",
+        {"umd": [{"layer": layer, "x": 5000, "y": 5000} for layer in (1, 2, 3)]},
+        format="json"), 400)
+    assert len(body["fields"]) == 6
+    assert body["detail"] == ("Nothing was sent. Window 2, UMD layer 1 X position: 5000 is out "
+                              "of range. Window 2, UMD layer 1 Y position: 5000 is out of "
+                              "range. Window 2, UMD layer 2 X position: 5000 is out of range. "
+                              "And 3 more problems.")
+    for messages in body["fields"].values():
+        assert "windows." not in messages[0] and "271" not in messages[0]
 
 
 def test_window_not_in_the_layout_is_refused(rig):

@@ -169,6 +169,38 @@ def test_refused_values_name_the_parameter_and_the_allowed_values(pid, value, al
     assert pid in info.value.fields
 
 
+@pytest.mark.parametrize(("key", "value", "sentence"), [
+    ("text", "x" * 70,
+     "Text is 70 characters long; at most 64 characters, without control characters."),
+    ("text", "CAM\u20285",
+     "Text contains a line separator (U+2028); at most 64 characters, without control "
+     "characters."),
+    ("text", 5, "5 is not text; at most 64 characters, without control characters."),
+    ("pcm_bars", 5, "5 is not one of the choices: 0, 2, 4, 6, 8, 12 or 16."),
+    ("font", 7, "7 is not one of the choices: 0 (Sans), 1 (Sans Mono) or 2 (D Din)."),
+    ("text_alpha", "half", '"half" is not one of the choices: 0 (0%), 1 (25%), 2 (50%) or '
+                           "3 (100%)."),
+    ("layout", 44, "44 is out of range; allowed: 1 to 43."),
+    ("x", 2000, "2000 is out of range; allowed: 0 to 1919 pixels."),
+    ("outer_border", True, "true is not a whole number; allowed: 0 to 4 pixels."),
+    ("global_atc_1_source", 0, "0 is out of range; allowed: 1 to 960 (SDI input)."),
+])
+def test_a_refused_value_has_a_sentence_for_an_operator(key, value, sentence):
+    with pytest.raises(InvalidParameterValue) as info:
+        catalog.parameter(key).validate(value, name=f"windows.5.umd.1.{key}")
+    assert info.value.sentence() == sentence
+    assert info.value.problem == sentence.split(";")[0].split(":")[0]
+    # The engineer's detail still names the parameter and its varid.
+    assert f"windows.5.umd.1.{key} ({catalog.parameter(key).varid}," in info.value.detail
+
+
+def test_the_sentence_shows_the_labels_in_force():
+    with pytest.raises(InvalidParameterValue) as info:
+        catalog.parameter("font").validate(9)
+    assert info.value.sentence({1: "Sans Mono Bold"}) == (
+        "9 is not one of the choices: 0 (Sans), 1 (Sans Mono Bold) or 2 (D Din).")
+
+
 def test_validation_normalises_numbers_given_as_text():
     assert validate_value("2704.3", "12") == 12
     assert validate_value("2704.3", 12.0) == 12
@@ -280,8 +312,9 @@ def test_a_label_for_a_value_outside_the_catalog_is_refused():
 def operator_values(draw):
     p = draw(st.sampled_from(catalog.PARAMETERS))
     if p.type is ValueType.STRING:
+        # Every character the one text rule lets through (devices/text.py).
         value = draw(st.text(alphabet=st.characters(min_codepoint=32, blacklist_categories=(
-            "Cs", "Cc")), max_size=p.max_length))
+            "Cs", "Cc", "Cf", "Zl", "Zp")), max_size=p.max_length))
     elif p.type is ValueType.ENUM:
         value = draw(st.sampled_from(p.operator_choices()))
     else:
