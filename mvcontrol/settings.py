@@ -118,9 +118,12 @@ if os.environ.get("MVCONTROL_SERVER") == "asgi":
     # kept by a thread would never be used again, and one opened per request costs more than
     # the request (Django's advice for ASGI). Not in the other processes: django-q2 forks its
     # workers, and a pool does not survive a fork.
+    # The timeout bounds how long a request waits for a connection: with the database down,
+    # the pool waits that long before the request answers 503, so it stays short.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1, "max_size": env.int("DB_POOL_SIZE", default=10), "timeout": 10}
+        "min_size": 1, "max_size": env.int("DB_POOL_SIZE", default=10),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5)}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 # A connection the server dropped (restart, failover) is replaced before a request uses it.

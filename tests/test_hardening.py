@@ -399,8 +399,9 @@ def test_the_database_down_with_any_session_cookie(stack, request):
     else:
         # Another process cannot have its connections swapped: a second production server,
         # whose DATABASE_URL names a port where nothing listens.
+        # A short pool wait: each request waits that long for a connection before its 503.
         dead = f"postgres://postgres@127.0.0.1:{free_port()}/mvcontrol?connect_timeout=2"
         with production_server(request.getfixturevalue("static_root"),
-                               DATABASE_URL=dead) as url:
+                               DATABASE_URL=dead, DB_POOL_TIMEOUT="1") as url:
             assert_database_down_answers(stack, url)
     assert stack.device_traffic() == before

@@ -118,7 +118,8 @@ def test_every_environment_variable_is_documented():
     assert names, "no variables found: the pattern no longer matches settings.py"
     missing_readme = sorted(n for n in names if f"`{n}`" not in readme)
     missing_example = sorted(n for n in names - {"TEST_DB_SUFFIX", "DB_POOL_SIZE",
-                                                   "STATIC_ROOT", "RATELIMIT_ENABLE"}
+                                                   "DB_POOL_TIMEOUT", "STATIC_ROOT",
+                                                   "RATELIMIT_ENABLE"}
                              if f"{n}=" not in example)
     assert not missing_readme, missing_readme
     assert not missing_example, missing_example

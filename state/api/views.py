@@ -31,6 +31,9 @@ class RefreshView(APIView):
         responses={202: RefreshStartedSerializer,
                    403: OpenApiResponse(description="The multiviewer is not yours"),
                    404: OpenApiResponse(description="No such multiviewer"),
+                   409: OpenApiResponse(description="multiviewer_off: the multiviewer is off "
+                                                    "on the frame (a full refresh reads it "
+                                                    "again)"),
                    429: OpenApiResponse(description="Too many refreshes; see Retry-After")},
     )
     def post(self, request: Request) -> Response:

@@ -71,7 +71,8 @@ class Command(BaseCommand):
             children.insert(0, web)
             web.wait()
         except KeyboardInterrupt:
-            pass
+            # Ctrl+C is how the demo is meant to stop: say so, then stop every child below.
+            self.stdout.write("Stopping the demo…")
         finally:
             for child in children:
                 if child.poll() is None:
