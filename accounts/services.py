@@ -8,7 +8,7 @@ mvcontrol/errors.py, which the API maps to its one error shape.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import import_module
 from typing import NamedTuple
 
@@ -388,12 +388,20 @@ def _describe_multiviewer(mv: Multiviewer | int) -> str:
 MULTIVIEWER_OFF = "multiviewer_off"
 
 
+def off_on_the_frame(names: Sequence[str], fields: dict | None = None) -> Conflict:
+    """409 multiviewer_off for the multiviewers named (granted, but switched off on the
+    frame)."""
+    one = len(names) == 1
+    return Conflict(f"{', '.join(names)} {'is' if one else 'are'} off on the frame: "
+                    f"{'it' if one else 'they'} cannot be shown or changed until "
+                    f"{'it is' if one else 'they are'} switched on there and the state is "
+                    "refreshed.", code=MULTIVIEWER_OFF, fields=fields)
+
+
 def _off_on_the_frame(mv: Multiviewer | int) -> Conflict:
     if isinstance(mv, int):
         mv = Multiviewer.objects.filter(pk=mv).first() or mv
-    name = f"Multiviewer #{mv}" if isinstance(mv, int) else str(mv)
-    return Conflict(f"{name} is off on the frame: it cannot be shown or changed until it is "
-                    "switched on there and the state is refreshed.", code=MULTIVIEWER_OFF)
+    return off_on_the_frame([f"Multiviewer #{mv}" if isinstance(mv, int) else str(mv)])
 
 
 class AccessService:

@@ -41,17 +41,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stack import (  # noqa: E402
-    BASE_DIR,
     BlockingConnection,
     Connection,
     Stack,
     cpu_description,
     percentile,
+    write_results,
 )
 
 LEVELS = (1, 8, 32)
 WARM_UP = 1.0  # seconds of load before each measurement starts
-RESULTS = BASE_DIR / "bench" / "results"
 
 
 async def _load(port: int, duration: float, concurrency: int, make_request,
@@ -276,10 +275,7 @@ def main() -> int:
     print(f"target: window write adds <= 10 ms (p50): {added} ms "
           f"{'OK' if targets['write_adds_le_10ms_p50'] else 'MISSED'}")
     print(f"every answer 200: {'OK' if targets['no_errors'] else 'NO'}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"api_load-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"written: {path.relative_to(BASE_DIR)}")
+    write_results("api_load", results)
     return 0 if all(targets.values()) else 1
 
 

@@ -49,14 +49,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import BASE_DIR, Connection, Stack, cpu_description, percentile  # noqa: E402
+from stack import (  # noqa: E402
+    BASE_DIR,
+    Connection,
+    Stack,
+    cpu_description,
+    percentile,
+    write_results,
+)
 
 LEVELS = (200, 50, 1)  # streams, measured in this order (closing streams between levels)
 WARM_UP = 1.0  # seconds of API load before it is measured
 WARM_CHANGES = 3  # changes per level before the measured ones
 WAIT_EVENT = 2.0  # seconds a change may take to reach every stream before it counts as missed
 OPEN_BATCH = 25  # streams opened at once
-RESULTS = BASE_DIR / "bench" / "results"
 # The web server as deploy/mvcontrol-web.service runs it: under ASGI every request has a thread
 # of its own, so a persistent database connection would outlive it unused.
 SERVER_ENV = {"RATELIMIT_ENABLE": "false"}
@@ -415,10 +421,7 @@ def report(results: dict, args) -> int:
           f"{'OK' if targets['no_missed_events'] else 'NO'}; every GET answered 200: "
           f"{'OK' if targets['api_all_200'] else 'NO'}")
     print(f"run time: {results['run_seconds']} s")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"live-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"written: {path.relative_to(BASE_DIR)}")
+    write_results("live", results)
     return 0 if all(targets.values()) else 1
 
 

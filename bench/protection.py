@@ -28,13 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import BASE_DIR, Stack, cpu_description, percentile, request  # noqa: E402
+from stack import (  # noqa: E402
+    Stack,
+    cpu_description,
+    percentile,
+    request,
+    write_results,
+)
 
 NEXX_RATE = 8.0  # the integration settings' default
 NEXX_FRAME_LIMIT = 10  # what the emulated frame accepts in any second
 QUARTZ_RATE = 100.0  # the integration settings' default
 ALLOWED = {200, 409, 429, 503}
-RESULTS = BASE_DIR / "bench" / "results"
 
 
 def error_shaped(body: bytes) -> bool:
@@ -150,13 +155,9 @@ def main() -> int:
         print(f"{name.replace('_', ' ')}: {'OK' if ok else 'MISSED'}")
     for line in load["bad"][:10]:
         print(f"  unexpected: {line}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"protection-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"machine": machine, "duration": args.duration,
-                                "operators": args.operators, "load": load,
-                                "refresh": last, "nexx": nexx, "quartz": quartz,
-                                "checks": checks}, indent=2, default=str))
-    print(f"written: {path.relative_to(BASE_DIR)}")
+    write_results("protection", {"machine": machine, "duration": args.duration,
+                                 "operators": args.operators, "load": load, "refresh": last,
+                                 "nexx": nexx, "quartz": quartz, "checks": checks})
     return 0 if all(checks.values()) else 1
 
 

@@ -623,6 +623,18 @@ async def request(port: int, method: str, path: str, who: Operator | None = None
     return await Connection(port).request(method, path, who, body)
 
 
+RESULTS = BASE_DIR / "bench" / "results"
+
+
+def write_results(bench: str, results: dict) -> Path:
+    """Keep a bench's figures as bench/results/<bench>-<time>.json and say where."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{bench}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"written: {path.relative_to(BASE_DIR)}")
+    return path
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty list."""
     ordered = sorted(values)

@@ -7,6 +7,7 @@ validated: ControlService.apply does that against the catalog, the layout and th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,29 @@ if TYPE_CHECKING:
 MULTIVIEWER_PARAMS = tuple(key for key in MULTIVIEWER_KEYS if key != "layout")
 
 __all__ = ["MULTIVIEWER_PARAMS", "UMD_KEYS", "MultiviewerChange", "UmdLayerChange",
-           "WindowChange"]
+           "WindowChange", "pcm_item", "source_item", "umd_item", "window_items"]
+
+
+# The names ControlService gives the items of a change in ApplyResult (applied, skipped,
+# failed): presets and undo read them back, so they are spelled here only.
+def pcm_item(window: int) -> str:
+    return f"window {window} pcm_bars"
+
+
+def umd_item(window: int, layer: int) -> str:
+    return f"window {window} umd layer {layer}"
+
+
+def source_item(window: int) -> str:
+    return f"window {window} source"
+
+
+def window_items(window: int, *, pcm_bars: bool, layers: Iterable[int],
+                 source: bool) -> list[str]:
+    """A window's item names, in the order they are listed."""
+    names = [pcm_item(window)] if pcm_bars else []
+    names += [umd_item(window, layer) for layer in layers]
+    return names + ([source_item(window)] if source else [])
 
 
 @dataclass

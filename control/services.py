@@ -36,7 +36,14 @@ from django.db import transaction
 
 from accounts.services import AccessService
 from control import leases, undo
-from control.changes import UMD_KEYS, MultiviewerChange, WindowChange
+from control.changes import (
+    UMD_KEYS,
+    MultiviewerChange,
+    WindowChange,
+    pcm_item,
+    source_item,
+    umd_item,
+)
 from control.models import UndoStep
 from control.words import place
 from devices.catalog import enum_labels
@@ -315,14 +322,13 @@ def _plan_window_nexx(mv: Multiviewer, wc: WindowChange, index: int, row: Window
                       plan: _Plan, errors: _Errors, only_differences: bool,
                       prefix: str) -> None:
     idx = mv.nexx_index
-    label = f"window {wc.window}"
     if wc.pcm_bars is not None:
         bars = _check(errors, f"{prefix}.pcm_bars", "pcm_bars", wc.pcm_bars)
         if bars is not None:
             if only_differences and row is not None and row.pcm_bars == bars:
-                plan.skipped.append(f"{label} pcm_bars")
+                plan.skipped.append(pcm_item(wc.window))
             else:
-                plan.nexx.append(_NexxItem(f"{label} pcm_bars",
+                plan.nexx.append(_NexxItem(pcm_item(wc.window),
                                            {param_id("pcm_bars", idx, index): bars},
                                            window_index=index, pcm_bars=bars,
                                            previous={"pcm_bars": row.pcm_bars if row else None}))
@@ -354,12 +360,12 @@ def _plan_window_nexx(mv: Multiviewer, wc: WindowChange, index: int, row: Window
             if checked is None:
                 continue
             if only_differences and cached_layer.get(key) == checked:
-                plan.skipped.append(f"{label} umd layer {layer} {key}")
+                plan.skipped.append(f"{umd_item(wc.window, layer)} {key}")
             else:
                 values[key] = checked
         if values and not unknown:
             plan.nexx.append(_NexxItem(
-                f"{label} umd layer {layer}",
+                umd_item(wc.window, layer),
                 {param_id(key, idx, index, layer - 1): value for key, value in values.items()},
                 window_index=index, layer_index=layer - 1, umd_values=values,
                 previous={key: cached_layer.get(key) for key in values}))
@@ -382,7 +388,7 @@ def _plan_switch(mv: Multiviewer, wc: WindowChange, limits: tuple[int, int] | No
                        f"router has outputs 1 to {outputs}; correct the multiviewer's output "
                        "base.")
             return None
-    return _Switch(f"window {wc.window} source", output, source, f"{prefix}.source", wc.window)
+    return _Switch(source_item(wc.window), output, source, f"{prefix}.source", wc.window)
 
 
 def _require_sources(user, plan: _Plan) -> None:

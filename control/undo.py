@@ -24,6 +24,10 @@ from control.changes import (
     MultiviewerChange,
     UmdLayerChange,
     WindowChange,
+    pcm_item,
+    source_item,
+    umd_item,
+    window_items,
 )
 from control.models import UndoStep
 from control.words import and_list, capitalised, words
@@ -69,11 +73,8 @@ class Inverse:
         names = ["layout"] if self.layout is not None else []
         names += [key for key in MULTIVIEWER_PARAMS if key in self.params]
         for number, w in sorted(self.windows.items()):
-            if w.pcm_bars is not None:
-                names.append(f"window {number} pcm_bars")
-            names += [f"window {number} umd layer {layer}" for layer in sorted(w.umd)]
-            if w.source is not None:
-                names.append(f"window {number} source")
+            names += window_items(number, pcm_bars=w.pcm_bars is not None,
+                                  layers=sorted(w.umd), source=w.source is not None)
         return names
 
     def only(self, names: Iterable[str]) -> Inverse:
@@ -83,10 +84,10 @@ class Inverse:
                        params={k: v for k, v in self.params.items() if k in wanted})
         for number, w in self.windows.items():
             part = WindowInverse(
-                source=w.source if f"window {number} source" in wanted else None,
-                pcm_bars=w.pcm_bars if f"window {number} pcm_bars" in wanted else None,
+                source=w.source if source_item(number) in wanted else None,
+                pcm_bars=w.pcm_bars if pcm_item(number) in wanted else None,
                 umd={layer: dict(values) for layer, values in w.umd.items()
-                     if f"window {number} umd layer {layer}" in wanted})
+                     if umd_item(number, layer) in wanted})
             if not part.empty:
                 kept.windows[number] = part
         return kept

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from control.changes import pcm_item, source_item, umd_item, window_items
 from presets.document import GROUPS, UMD_KEYS, MultiviewerPart
 
 #: Multiviewer-wide parameters and the group each belongs to, in sending order.
@@ -52,11 +53,8 @@ class MultiviewerPlan:
         """The items that will be sent, as ControlService names them."""
         names = list(self.params)
         for number, window in sorted(self.windows.items()):
-            if window.pcm_bars is not None:
-                names.append(f"window {number} pcm_bars")
-            names += [f"window {number} umd layer {layer}" for layer in sorted(window.umd)]
-            if window.source is not None:
-                names.append(f"window {number} source")
+            names += window_items(number, pcm_bars=window.pcm_bars is not None,
+                                  layers=sorted(window.umd), source=window.source is not None)
         return names
 
     def group_counts(self) -> dict[str, int]:
@@ -141,7 +139,7 @@ def plan_multiviewer(part: MultiviewerPart, current: Current, groups: Iterable[s
         wp = WindowPlan()
         if "pcm" in window_groups and window.pcm_bars is not None:
             if cached.get("pcm_bars") == window.pcm_bars:
-                plan.skipped.append(f"window {number} pcm_bars")
+                plan.skipped.append(pcm_item(number))
             else:
                 wp.pcm_bars = window.pcm_bars
         if "umd" in window_groups and window.umd is not None:
@@ -151,7 +149,7 @@ def plan_multiviewer(part: MultiviewerPart, current: Current, groups: Iterable[s
                     else {}
                 have = have if isinstance(have, dict) else {}
                 differ = {k: layer.values[k] for k in UMD_KEYS if have.get(k) != layer.values[k]}
-                name = f"window {number} umd layer {layer.layer}"
+                name = umd_item(number, layer.layer)
                 if differ:
                     # Equal values of a changed layer are not sent either; the layer counts as
                     # one item, applied.
@@ -160,7 +158,7 @@ def plan_multiviewer(part: MultiviewerPart, current: Current, groups: Iterable[s
                     plan.skipped.append(name)
         if "sources" in window_groups and window.source is not None:
             if current.routes.get(number) == window.source.quartz_input:
-                plan.skipped.append(f"window {number} source")
+                plan.skipped.append(source_item(number))
             else:
                 wp.source = window.source.quartz_input
         if wp.pcm_bars is not None or wp.umd or wp.source is not None:
@@ -169,14 +167,9 @@ def plan_multiviewer(part: MultiviewerPart, current: Current, groups: Iterable[s
 
 
 def _window_items(number: int, window, groups: set[str]) -> list[str]:
-    names = []
-    if "pcm" in groups and window.pcm_bars is not None:
-        names.append(f"window {number} pcm_bars")
-    if "umd" in groups and window.umd is not None:
-        names += [f"window {number} umd layer {layer.layer}" for layer in window.umd]
-    if "sources" in groups and window.source is not None:
-        names.append(f"window {number} source")
-    return names
+    layers = [layer.layer for layer in window.umd] if "umd" in groups and window.umd else []
+    return window_items(number, pcm_bars="pcm" in groups and window.pcm_bars is not None,
+                        layers=layers, source="sources" in groups and window.source is not None)
 
 
 _WINDOW_ITEM = re.compile(r"window \d+ (pcm_bars|umd|source)")

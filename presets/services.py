@@ -27,8 +27,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.services import MULTIVIEWER_OFF, AccessService
+from accounts.services import AccessService, off_on_the_frame
 from control import leases
+from control.changes import source_item
 from devices.errors import DeviceError
 from devices.layouts import layout_catalog
 from devices.models import Multiviewer, Source
@@ -615,12 +616,9 @@ def _refuse(not_granted: list[Multiviewer], off: list[Multiviewer],
         raise Forbidden("You have no access to " + ", ".join(names) + ".", code="not_granted",
                         fields=fields)
     if off:
-        names = ", ".join(str(mv) for mv in off)
-        raise Conflict(f"{names} {'is' if len(off) == 1 else 'are'} off on the frame: "
-                       f"{'it' if len(off) == 1 else 'they'} cannot be shown or changed until "
-                       "switched on there and the state is refreshed.", code=MULTIVIEWER_OFF,
-                       fields={"multiviewers": [f"{_describe_mv(mv)} is off on the frame."
-                                                for mv in off]})
+        raise off_on_the_frame([str(mv) for mv in off],
+                               fields={"multiviewers": [f"{_describe_mv(mv)} is off on the frame."
+                                                        for mv in off]})
 
 
 def _require_grants(user, targets: list[_Target], groups: list[str]) -> None:
@@ -780,7 +778,7 @@ def _run_job(job: ApplyJob) -> tuple[str, dict]:
         for number, wp in list(target.plan.windows.items()):
             if wp.source in missing_inputs:
                 target.plan.failed.append({
-                    "item": f"window {number} source", "error": "source_gone",
+                    "item": source_item(number), "error": "source_gone",
                     "detail": f"Router input {wp.source} is no longer a source."})
                 wp.source = None
                 if wp.pcm_bars is None and not wp.umd:

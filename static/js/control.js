@@ -337,6 +337,12 @@ class ControlPage {
   }
 
   /** Read the shown multiviewer again (a changed lease, a resync, a refresh run's end). */
+  /** reload() without waiting for it (after a write was refused, say): a failure to read
+   * shows in the page's banner. */
+  reloadInBackground() {
+    this.reload().catch((error) => this.pageError(error));
+  }
+
   async reload() {
     if (!this.mv) return;
     const id = this.mv.id;
@@ -563,7 +569,7 @@ class ControlPage {
   /** After a failed write: the lease or the state may have changed; re-read. */
   handleWriteError(error) {
     if (error && (error.code === "edit_lease_held" || (error.body && error.body.result))) {
-      this.reload().catch(() => {});
+      this.reloadInBackground();
     }
   }
 

@@ -458,7 +458,7 @@ export class Presets {
         }
       });
     } finally {
-      this.page.reload().catch(() => {});
+      this.page.reloadInBackground();
     }
   }
 

@@ -62,7 +62,7 @@ export class UndoButton {
         this.toasts.show(failureNote(error, { what: "Undo" }));
         page.handleWriteError(error);
         // Someone else's change replaced the step, or it was used: show what is there now.
-        if (error && error.code === "nothing_to_undo") page.reload().catch(() => {});
+        if (error && error.code === "nothing_to_undo") page.reloadInBackground();
       }
     });
   }
